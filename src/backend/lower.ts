@@ -1,0 +1,189 @@
+/** IR → ONNX ModelProto (with onnx-proto). Constants become initializers; sub-graphs become Loop bodies. */
+import onnxProto from 'onnx-proto';
+import { onnxDType } from '../core/dtype.js';
+import { OnnxError } from '../core/errors.js';
+import { type Atom, type Aval, type Graph, Lit, Var } from '../core/ir.js';
+import type { AttrValue, LowerCtx } from '../core/primitive.js';
+import { Tensor } from '../core/tensor.js';
+import { traceGraph } from '../core/trace.js';
+
+const { onnx } = onnxProto;
+
+export const OPSET = 18;
+export const IR_VERSION = 8;
+
+type NodeObj = Record<string, unknown>;
+
+function tensorProto(name: string, t: Tensor): Record<string, unknown> {
+  const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  return { name, dims: [...t.shape], dataType: onnxDType[t.dtype], rawData: new Uint8Array(bytes) };
+}
+
+export function valueInfo(name: string, a: Aval): Record<string, unknown> {
+  return {
+    name,
+    type: { tensorType: { elemType: onnxDType[a.dtype], shape: { dim: a.shape.map((d) => ({ dimValue: d })) } } },
+  };
+}
+
+function attribute(name: string, v: AttrValue): Record<string, unknown> {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: A.INT, i: v };
+  if (typeof v === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: A.INTS, ints: v };
+  if ('float' in v) return { name, type: A.FLOAT, f: v.float };
+  if ('floats' in v) return { name, type: A.FLOATS, floats: v.floats };
+  if ('graph' in v) return { name, type: A.GRAPH, g: v.graph };
+  if ('tensor' in v) return { name, type: A.TENSOR, t: tensorProto(name, v.tensor) };
+  throw new OnnxError(`attribute ${name}: unsupported value`);
+}
+
+/** Shared state of one model being lowered: names and initializers are unique model-wide. */
+class ModelState {
+  initializers: Record<string, unknown>[] = [];
+  private counter = 0;
+  private intsCache = new Map<string, string>();
+  fresh(prefix: string): string { return `${prefix}_${this.counter++}`; }
+  constant(t: Tensor): string {
+    const key = t.size <= 16 ? `${t.dtype}:${t.shape}:${t.toArray()}` : undefined;
+    if (key && this.intsCache.has(key)) return this.intsCache.get(key)!;
+    const name = this.fresh('const');
+    this.initializers.push(tensorProto(name, t));
+    if (key) this.intsCache.set(key, name);
+    return name;
+  }
+}
+
+class GraphLowering implements LowerCtx {
+  nodes: NodeObj[] = [];
+  names = new Map<Var, string>();
+  constructor(readonly model: ModelState) {}
+
+  node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOutputs = 1): string[] {
+    const name = this.model.fresh(opType);
+    const outputs = Array.from({ length: nOutputs }, (_, i) => `${name}_out${i}`);
+    this.nodes.push({
+      name,
+      opType,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outputs;
+  }
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+    return this.node(opType, inputs, attrs, 1)[0]!;
+  }
+  constant(t: Tensor): string { return this.model.constant(t); }
+  ints(values: readonly number[]): string {
+    const t = new Tensor('int64', [values.length]);
+    values.forEach((v, i) => { (t.data as BigInt64Array)[i] = BigInt(v); });
+    return this.model.constant(t);
+  }
+  scalar(value: number, dtype: Aval['dtype']): string {
+    const t = new Tensor(dtype, []);
+    if (dtype === 'int64') (t.data as BigInt64Array)[0] = BigInt(value);
+    else (t.data as Float64Array)[0] = value;
+    return this.model.constant(t);
+  }
+  atom(a: Atom): string {
+    if (a instanceof Lit) return this.model.constant(a.value);
+    const n = this.names.get(a);
+    if (!n) throw new OnnxError(`internal: v${a.id} has no ONNX name`);
+    return n;
+  }
+  /** Lower the equations of `g` into this graph, given names for its inputs. */
+  inline(g: Graph, inputNames: string[]): string[] {
+    g.inputs.forEach((v, i) => this.names.set(v, inputNames[i]!));
+    for (const e of g.eqns) {
+      const ins = e.inputs.map((a) => this.atom(a));
+      const info = { inAvals: e.inputs.map((a) => a.aval), outAvals: e.outputs.map((v) => v.aval) };
+      let outs: string[];
+      if (e.prim.lower) {
+        outs = e.prim.lower(this, ins, e.params as never, info);
+      } else if (e.prim.expand) {
+        const sub = traceGraph((...xs) => e.prim.expand!(xs, e.params as never), info.inAvals).graph;
+        outs = this.inline(sub, ins);
+      } else {
+        throw new OnnxError(`primitive ${e.prim.name} has no ONNX lowering`);
+      }
+      e.outputs.forEach((v, i) => this.names.set(v, outs[i]!));
+    }
+    return g.outputs.map((a) => this.atom(a));
+  }
+  subgraph(g: Graph, bodyInputNames: string[], outer: Map<number, string>, name: string): unknown {
+    const sub = new GraphLowering(this.model);
+    // inputs not given as body inputs are captured from the enclosing scope by name
+    g.inputs.forEach((v, i) => {
+      if (i < bodyInputNames.length) return;
+      const n = outer.get(i);
+      if (!n) throw new OnnxError(`internal: sub-graph input ${i} has no outer name`);
+      sub.names.set(v, n);
+    });
+    const inNames = g.inputs.slice(0, bodyInputNames.length).map((v, i) => {
+      sub.names.set(v, bodyInputNames[i]!);
+      return bodyInputNames[i]!;
+    });
+    const outs = sub.inline({ ...g, inputs: g.inputs.slice(0, bodyInputNames.length) }, inNames);
+    return { sub, outs };
+  }
+}
+
+/** Lower a sub-graph to a GraphProto object: body inputs/outputs are given names and avals. */
+export function finishSubgraph(
+  lowered: unknown,
+  name: string,
+  inputs: { name: string; aval: Aval | null }[],
+  outputs: { names: string[]; avals: (Aval | null)[] },
+): Record<string, unknown> {
+  const { sub } = lowered as { sub: GraphLowering };
+  const outInfos = outputs.names.map((n, i) => {
+    const out = sub.model.fresh(`${name}_out`);
+    sub.nodes.push({ name: sub.model.fresh('Identity'), opType: 'Identity', input: [n], output: [out], attribute: [] });
+    const a = outputs.avals[i];
+    return a ? valueInfo(out, a) : { name: out };
+  });
+  return {
+    name,
+    node: sub.nodes,
+    input: inputs.map((x) => (x.aval ? valueInfo(x.name, x.aval) : { name: x.name })),
+    output: outInfos,
+  };
+}
+
+export interface LowerOptions {
+  inputNames?: string[];
+  outputNames?: string[];
+  graphName?: string;
+  docString?: string;
+}
+
+/** Lower a whole graph to a ModelProto object (encode with `encodeModel`). */
+export function lowerModel(g: Graph, opts: LowerOptions = {}): Record<string, unknown> {
+  const model = new ModelState();
+  const lw = new GraphLowering(model);
+  const inputNames = g.inputs.map((_, i) => opts.inputNames?.[i] ?? `input_${i}`);
+  const outs = lw.inline(g, inputNames);
+  const outputNames = outs.map((_, i) => opts.outputNames?.[i] ?? `output_${i}`);
+  outs.forEach((n, i) => lw.nodes.push({ name: model.fresh('Identity'), opType: 'Identity', input: [n], output: [outputNames[i]], attribute: [] }));
+  const graph = {
+    name: opts.graphName ?? 'deq_onnx',
+    node: lw.nodes,
+    input: g.inputs.map((v, i) => valueInfo(inputNames[i]!, v.aval)),
+    output: g.outputs.map((a, i) => valueInfo(outputNames[i]!, a.aval)),
+    initializer: model.initializers,
+  };
+  return {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'deq-onnx',
+    producerVersion: '0.1.0',
+    docString: opts.docString ?? '',
+    graph,
+  };
+}
+
+export function encodeModel(model: Record<string, unknown>): Uint8Array {
+  const msg = onnx.ModelProto.fromObject(model);
+  return onnx.ModelProto.encode(msg).finish();
+}

@@ -1,0 +1,81 @@
+import type { Aval, Graph, Params } from './ir.js';
+import type { Tensor } from './tensor.js';
+import type { Tracer } from './trace.js';
+
+/** A value inside a trace: a tracer, or a host tensor used as a constant. */
+export type Value = Tracer | Tensor;
+
+/** Marks an input of a linear equation that is being transposed (its primal value is unknown). */
+export class Undefined {
+  constructor(readonly aval: Aval) {}
+}
+
+export type AttrValue =
+  | number
+  | { float: number }
+  | number[]
+  | { floats: number[] }
+  | string
+  | { graph: unknown }
+  | { tensor: Tensor };
+
+/** What a primitive's ONNX lowering can do. Implemented by the backend. */
+export interface LowerCtx {
+  /** Emit an ONNX node; returns its output names. */
+  node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number): string[];
+  /** Emit an ONNX node with one output. */
+  op(opType: string, inputs: string[], attrs?: Record<string, AttrValue>): string;
+  /** A constant tensor (an initializer). */
+  constant(t: Tensor): string;
+  /** A 1-D int64 constant (shapes, axes, pads). */
+  ints(values: readonly number[]): string;
+  /** A scalar constant of a dtype. */
+  scalar(value: number, dtype: Aval['dtype']): string;
+  /** Lower a sub-graph to an ONNX GraphProto for Loop/If bodies; `outer` names its captured inputs. */
+  subgraph(g: Graph, bodyInputNames: string[], outer: Map<number, string>, name: string): unknown;
+  /** Lower a sub-graph inline, given ONNX names for its inputs; returns output names. */
+  inline(g: Graph, inputNames: string[]): string[];
+}
+
+export interface LowerInfo {
+  readonly inAvals: readonly Aval[];
+  readonly outAvals: readonly Aval[];
+}
+
+/**
+ * A primitive keeps all of its rules together: shape/dtype rule, ONNX lowering (or an expansion
+ * into other primitives), JVP rule and, for linear primitives, a transpose rule.
+ */
+export interface Primitive<P extends Params = any> {
+  readonly name: string;
+  /** Output avals from input avals; throws ShapeError / DTypeError naming the op. */
+  shape(inputs: readonly Aval[], params: P): Aval[];
+  /** ONNX lowering. */
+  lower?(ctx: LowerCtx, inputs: string[], params: P, info: LowerInfo): string[];
+  /** A decomposition into other primitives, used by the lowering when `lower` is absent. */
+  expand?(inputs: Value[], params: P): Value[];
+  /**
+   * Forward-mode rule: given primals and tangents (null = symbolic zero), return primal outputs
+   * and output tangents, written with np ops.
+   */
+  jvp?(primals: Value[], tangents: (Value | null)[], params: P): [Value[], (Value | null)[]];
+  /**
+   * Transpose rule of a linear primitive: given output cotangents (null = zero) and inputs (an
+   * Undefined marks the linear inputs), return cotangents for the inputs (null for non-linear ones).
+   */
+  transpose?(cts: (Value | null)[], inputs: (Value | Undefined)[], params: P): (Value | null)[];
+  /** Outputs whose derivative is always zero (integer or boolean results). */
+  readonly nondifferentiable?: boolean;
+  /** Sub-graphs carried in params, for transforms that walk all graphs. */
+  subgraphs?(params: P): Graph[];
+}
+
+const registry = new Map<string, Primitive>();
+
+export function definePrimitive<P extends Params>(p: Primitive<P>): Primitive<P> {
+  if (registry.has(p.name)) throw new Error(`primitive ${p.name} defined twice`);
+  registry.set(p.name, p as Primitive);
+  return p;
+}
+
+export const primitives = (): ReadonlyMap<string, Primitive> => registry;

@@ -1,0 +1,13 @@
+/** deq-onnx: implicit layers and Deep Equilibrium Models, traced to ONNX and run on onnxruntime. */
+export * as np from './ops/np.js';
+export { Tensor, tensor, zeros, ones, full, scalar, allFinite, type Shape } from './core/tensor.js';
+export type { DType } from './core/dtype.js';
+export { Rng } from './core/random.js';
+export * from './core/errors.js';
+export { treeFlatten, treeUnflatten, treeMap, treeLeaves } from './core/pytree.js';
+export { Tracer } from './core/trace.js';
+export type { Value } from './core/primitive.js';
+export { graphToString } from './core/ir.js';
+export { jit, type JitOptions, type Jitted } from './transforms/jit.js';
+export { grad, valueAndGrad, jvp, vjp, type GradOptions } from './transforms/grad.js';
+export { setRuntimeDefaults, createSession, type RuntimeOptions, type Session } from './backend/runtime.js';

@@ -1,0 +1,69 @@
+/** Composites written from primitives: their derivatives come from the primitives' rules. */
+import type { DType } from '../core/dtype.js';
+import { ShapeError } from '../core/errors.js';
+import type { Value } from '../core/primitive.js';
+import { add, astype, div, equal, exp, log, mul, sqrt, sub } from './elementwise.js';
+import { max, mean, sum } from './reduce.js';
+import { expandDims, reshape } from './shape.js';
+import { dtypeOf, fmtShape, normAxis, shapeOf } from './util.js';
+import { bind1 } from '../core/trace.js';
+import { definePrimitive } from '../core/primitive.js';
+import { tensor } from '../core/tensor.js';
+
+/** Stop gradients: the value passes through, its derivative is zero. */
+export const stopGradientP = definePrimitive({
+  name: 'stopGradient',
+  nondifferentiable: true,
+  shape: ([x]) => [x!],
+  lower: (ctx, [x]) => [ctx.op('Identity', [x!])],
+});
+export const stopGradient = (x: Value): Value => bind1(stopGradientP, [x]);
+
+export function logSumExp(x: Value, axis = -1, keepdims = false): Value {
+  const m = stopGradient(max(x, axis, true));
+  const out = add(log(sum(exp(sub(x, m)), axis, true)), m);
+  return keepdims ? out : reshape(out, shapeOf(out).filter((_, i) => i !== normAxis('logSumExp', axis, shapeOf(x).length)));
+}
+export const logSoftmax = (x: Value, axis = -1): Value => sub(x, logSumExp(x, axis, true));
+export function softmax(x: Value, axis = -1): Value {
+  const e = exp(sub(x, stopGradient(max(x, axis, true))));
+  return div(e, sum(e, axis, true));
+}
+
+/** One-hot encoding of integer labels (int64 [N]) to [N, classes]. */
+export function oneHot(labels: Value, classes: number, dtype: DType = 'float32'): Value {
+  const r = tensor([Array.from({ length: classes }, (_, i) => i)], 'int64');
+  return astype(equal(expandDims(astype(labels, 'int64'), -1), r), dtype);
+}
+
+/**
+ * Mean cross-entropy of logits [N, C] against integer labels [N] (int64) or probabilities [N, C].
+ */
+export function crossEntropy(logits: Value, labels: Value): Value {
+  const s = shapeOf(logits);
+  if (s.length !== 2) throw new ShapeError(`crossEntropy: logits must be [N, C], got ${fmtShape(s)}`);
+  const ls = logSoftmax(logits, -1);
+  const target = shapeOf(labels).length === 1 ? oneHot(labels, s[1]!, dtypeOf(logits)) : labels;
+  return div(sum(mul(ls, target)), -s[0]!);
+}
+
+/** Layer norm over the trailing axes from `axis` on (no affine; multiply and add yourself). */
+export function layerNorm(x: Value, axis = -1, eps = 1e-5): Value {
+  const r = shapeOf(x).length;
+  const a = normAxis('layerNorm', axis, r);
+  const axes = [...Array(r - a).keys()].map((i) => i + a);
+  const m = mean(x, axes, true);
+  const d = sub(x, m);
+  const v = mean(mul(d, d), axes, true);
+  return div(d, sqrt(add(v, eps)));
+}
+
+/** Group norm over NC... input: channels split into `groups`, normalised over (C/groups, spatial). */
+export function groupNorm(x: Value, groups: number, eps = 1e-5): Value {
+  const s = shapeOf(x);
+  if (s.length < 2 || s[1]! % groups !== 0) {
+    throw new ShapeError(`groupNorm: ${s[1]} channels of ${fmtShape(s)} do not split into ${groups} groups`);
+  }
+  const g = reshape(x, [s[0]!, groups, -1]);
+  return reshape(layerNorm(g, 2, eps), s);
+}

@@ -1,0 +1,55 @@
+/** Batched matmul with numpy semantics (bilinear: JVP by the product rule, transpose per operand). */
+import { DTypeError, ShapeError } from '../core/errors.js';
+import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
+import { bind1 } from '../core/trace.js';
+import { add } from './elementwise.js';
+import { mT, reshape, unbroadcast } from './shape.js';
+import { broadcastShapes, fmtShape, sameDType, shapeOf } from './util.js';
+
+export const matmulP = definePrimitive({
+  name: 'matmul',
+  shape: ([a, b]) => {
+    const d = sameDType('matmul', [a!, b!]);
+    const sa = a!.shape;
+    const sb = b!.shape;
+    if (sa.length < 2 || sb.length < 2 || sa[sa.length - 1] !== sb[sb.length - 2]) {
+      throw new ShapeError(
+        `matmul: shapes ${fmtShape(sa)} and ${fmtShape(sb)} do not fit: the last axis of the first (${sa[sa.length - 1]}) ` +
+          `must equal the second-to-last of the second (${sb[sb.length - 2]}). Transpose an operand with np.mT(x).`,
+      );
+    }
+    const batch = broadcastShapes('matmul (batch axes)', sa.slice(0, -2), sb.slice(0, -2));
+    return [{ shape: [...batch, sa[sa.length - 2]!, sb[sb.length - 1]!], dtype: d }];
+  },
+  lower: (ctx, [a, b]) => [ctx.op('MatMul', [a!, b!])],
+  jvp: ([a, b], [da, db]) => {
+    const out = matmul(a!, b!);
+    const x = da && matmul(da, b!);
+    const y = db && matmul(a!, db);
+    return [[out], [x && y ? add(x, y) : x ?? y]];
+  },
+  transpose: ([ct], [a, b]) => {
+    if (a instanceof Undefined && b instanceof Undefined) throw new DTypeError('matmul: both operands are linear; the product is not linear');
+    return [
+      ct && a instanceof Undefined ? unbroadcast(matmul(ct, mT(b as Value)), a.aval.shape) : null,
+      ct && b instanceof Undefined ? unbroadcast(matmul(mT(a as Value), ct), b.aval.shape) : null,
+    ];
+  },
+});
+
+/** Matrix product; 1-D operands are treated as row / column vectors as numpy does. */
+export function matmul(a: Value, b: Value): Value {
+  const ra = shapeOf(a).length;
+  const rb = shapeOf(b).length;
+  const a2 = ra === 1 ? reshape(a, [1, shapeOf(a)[0]!]) : a;
+  const b2 = rb === 1 ? reshape(b, [shapeOf(b)[0]!, 1]) : b;
+  let out: Value = bind1(matmulP, [a2, b2]);
+  if (ra === 1 || rb === 1) {
+    const s = [...shapeOf(out)];
+    if (rb === 1) s.splice(s.length - 1, 1);
+    if (ra === 1) s.splice(s.length - (rb === 1 ? 1 : 2), 1);
+    out = reshape(out, s);
+  }
+  return out;
+}
+

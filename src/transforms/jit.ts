@@ -1,0 +1,165 @@
+/**
+ * jit: trace once per input signature (pytree structure, shapes, dtypes, static numbers), lower to
+ * ONNX and cache the onnxruntime session. Inside another trace a jitted function is inlined, so
+ * transforms see through it (vjp of a jit, jit of a grad, ...).
+ */
+import { allFinite, Tensor } from '../core/tensor.js';
+import { NonFiniteError, TraceError } from '../core/errors.js';
+import { avalKey, type Graph } from '../core/ir.js';
+import type { Value } from '../core/primitive.js';
+import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
+import { isTracing, Tracer, traceGraph } from '../core/trace.js';
+import { encodeModel, lowerModel } from '../backend/lower.js';
+import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
+
+export interface JitOptions extends RuntimeOptions {
+  /** Throw a NonFiniteError when an input holds NaN or Inf (default true). */
+  checkFinite?: boolean;
+  /** Names for the ONNX graph inputs (default: pytree paths). */
+  name?: string;
+}
+
+/** Named side outputs (solver stats) of the last run, by tap label. */
+export type TapValues = Record<string, Tensor[][]>;
+
+export interface Compiled {
+  graph: Graph;
+  session: Session;
+  outDef: TreeDef;
+  nOut: number;
+  taps: { label: string; count: number }[];
+  model: Uint8Array;
+}
+
+export interface Jitted<F extends (...args: any[]) => any> {
+  (...args: Parameters<F>): any;
+  /** Side outputs (solver stats) of the most recent concrete call. */
+  lastTaps: TapValues;
+  /** Compile (or fetch from the cache) for these arguments without running. */
+  compile(...args: Parameters<F>): Promise<Compiled>;
+  /** Number of traces so far (a retrace happens once per new signature). */
+  readonly traceCount: number;
+  readonly cacheSize: number;
+}
+
+/** A leaf is dynamic (a graph input) when it is a tensor; numbers are static (baked into the graph). */
+export function signatureOf(args: unknown[]): { key: string; leaves: unknown[]; def: TreeDef } {
+  const [leaves, def] = treeFlatten(args);
+  const parts = leaves.map((l) => {
+    if (l instanceof Tensor) return avalKey(l);
+    if (typeof l === 'number' || typeof l === 'boolean' || typeof l === 'string') return `#${String(l)}`;
+    if (l instanceof Tracer) throw new TraceError('internal: tracer in a concrete signature');
+    throw new TraceError(`jit: argument leaf of type ${typeof l} (${String(l)}) is not a Tensor or number`);
+  });
+  return { key: `${treeDefKey(def)}|${parts.join(';')}`, leaves, def };
+}
+
+/** Paths of pytree leaves ("0.W", "1") for naming graph inputs. */
+export function leafPaths(tree: unknown, prefix = ''): string[] {
+  if (Array.isArray(tree)) return tree.flatMap((t, i) => leafPaths(t, prefix ? `${prefix}.${i}` : `${i}`));
+  if (tree && typeof tree === 'object' && !(tree instanceof Tensor) && !(tree instanceof Tracer)) {
+    return Object.keys(tree).sort().flatMap((k) => leafPaths((tree as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return tree === undefined || tree === null ? [] : [prefix || 'x'];
+}
+
+/** Trace `fn` on the dynamic leaves of `args` (static leaves stay as they are). */
+export function traceWithArgs(fn: (...args: any[]) => unknown, args: unknown[]): { graph: Graph; outDef: TreeDef; nOut: number; dynamic: number[] } {
+  const [leaves, def] = treeFlatten(args);
+  const dynamic = leaves.flatMap((l, i) => (l instanceof Tensor ? [i] : []));
+  let outDef: TreeDef | undefined;
+  const { graph, captured } = traceGraph((...xs) => {
+    const full = [...leaves];
+    dynamic.forEach((j, k) => { full[j] = xs[k]; });
+    const out = fn(...treeUnflatten<unknown[]>(def, full));
+    const [outLeaves, def2] = treeFlatten(out);
+    outDef = def2;
+    return outLeaves.map((l) => {
+      if (typeof l === 'number') return new Tensor('float32', [], new Float32Array([l]));
+      if (!(l instanceof Tensor) && !(l instanceof Tracer)) throw new TraceError(`function returned a leaf of type ${typeof l}: return tensors`);
+      return l as Value;
+    });
+  }, dynamic.map((j) => leaves[j] as Tensor));
+  if (captured.length) throw new TraceError('jit: the function closed over a traced value from an enclosing transform; pass it as an argument');
+  return { graph, outDef: outDef!, nOut: graph.outputs.length, dynamic };
+}
+
+export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions = {}): Jitted<F> {
+  const cache = new Map<string, Promise<Compiled>>();
+  let traces = 0;
+  const compile = (...args: unknown[]): Promise<Compiled> => {
+    const { key } = signatureOf(args);
+    let c = cache.get(key);
+    if (!c) {
+      traces++;
+      c = (async () => {
+        const { graph: g0, outDef, nOut } = traceWithArgs(fn, args);
+        // taps (solver stats) become extra outputs
+        const tapAtoms = g0.taps.flatMap((t) => t.atoms);
+        const graph: Graph = { ...g0, outputs: [...g0.outputs, ...tapAtoms], taps: [] };
+        const [leaves] = treeFlatten(args);
+        const names = leafPaths(args).filter((_, i) => leaves[i] instanceof Tensor);
+        const model = encodeModel(lowerModel(graph, {
+          inputNames: names.map(sanitize),
+          outputNames: graph.outputs.map((_, i) => (i < nOut ? `out_${i}` : `tap_${i - nOut}`)),
+          graphName: opts.name ?? (fn.name || 'jit'),
+        }));
+        const session = await createSession(model, opts);
+        return { graph, session, outDef, nOut, taps: g0.taps.map((t) => ({ label: t.label, count: t.atoms.length })), model };
+      })();
+      cache.set(key, c);
+      c.catch(() => cache.delete(key));
+    }
+    return c;
+  };
+  const jitted = ((...args: unknown[]) => {
+    if (isTracing() || treeFlatten(args)[0].some((l) => l instanceof Tracer)) return fn(...args);
+    return (async () => {
+      const c = await compile(...args);
+      const [leaves] = treeFlatten(args);
+      const inputs = leaves.filter((l): l is Tensor => l instanceof Tensor);
+      if (opts.checkFinite !== false) checkInputs(args, leaves);
+      const outs = await c.session.run(inputs);
+      const taps: TapValues = {};
+      let k = c.nOut;
+      for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
+      jitted.lastTaps = taps;
+      return treeUnflatten(c.outDef, outs.slice(0, c.nOut));
+    })();
+  }) as unknown as Jitted<F>;
+  jitted.lastTaps = {};
+  jitted.compile = compile as never;
+  Object.defineProperty(jitted, 'traceCount', { get: () => traces });
+  Object.defineProperty(jitted, 'cacheSize', { get: () => cache.size });
+  return jitted;
+}
+
+const sanitize = (s: string) => s.replace(/[^A-Za-z0-9_.]/g, '_');
+
+function checkInputs(args: unknown[], leaves: unknown[]): void {
+  for (let i = 0; i < leaves.length; i++) {
+    const l = leaves[i];
+    if (l instanceof Tensor && !allFinite(l)) {
+      const path = leafPaths(args)[i];
+      throw new NonFiniteError(
+        `input ${path} (${l.dtype}[${l.shape}]) holds NaN or Inf, which would poison every result. ` +
+          'Fix the data, or pass { checkFinite: false } to jit to allow it.',
+      );
+    }
+  }
+}
+
+/** Functions called with concrete tensors outside jit are compiled implicitly (cached per function). */
+const autoJits = new WeakMap<object, Jitted<any>>();
+export function autoJit<F extends (...args: any[]) => any>(fn: F): Jitted<F> {
+  let j = autoJits.get(fn);
+  if (!j) {
+    j = jit(fn);
+    autoJits.set(fn, j);
+  }
+  return j;
+}
+
+export const needsStaging = (args: unknown[]): boolean =>
+  isTracing() || treeFlatten(args)[0].some((l) => l instanceof Tracer);
+
