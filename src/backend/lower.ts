@@ -111,44 +111,27 @@ class GraphLowering implements LowerCtx {
     }
     return g.outputs.map((a) => this.atom(a));
   }
-  subgraph(g: Graph, bodyInputNames: string[], outer: Map<number, string>, name: string): unknown {
+  fresh(prefix: string): string { return this.model.fresh(prefix); }
+  subgraph(name: string, inputs: { name: string; aval: Aval | null }[], build: (sub: LowerCtx) => string[], outAvals: (Aval | null)[]): { graph: unknown } {
     const sub = new GraphLowering(this.model);
-    // inputs not given as body inputs are captured from the enclosing scope by name
-    g.inputs.forEach((v, i) => {
-      if (i < bodyInputNames.length) return;
-      const n = outer.get(i);
-      if (!n) throw new OnnxError(`internal: sub-graph input ${i} has no outer name`);
-      sub.names.set(v, n);
+    sub.names = new Map(this.names);
+    const outs = build(sub);
+    const outputs = outs.map((n, i) => {
+      // body outputs must be produced by nodes of the body itself
+      const out = this.model.fresh(`${name}_out`);
+      sub.nodes.push({ name: this.model.fresh('Identity'), opType: 'Identity', input: [n], output: [out], attribute: [] });
+      const a = outAvals[i];
+      return a ? valueInfo(out, a) : { name: out };
     });
-    const inNames = g.inputs.slice(0, bodyInputNames.length).map((v, i) => {
-      sub.names.set(v, bodyInputNames[i]!);
-      return bodyInputNames[i]!;
-    });
-    const outs = sub.inline({ ...g, inputs: g.inputs.slice(0, bodyInputNames.length) }, inNames);
-    return { sub, outs };
+    return {
+      graph: {
+        name,
+        node: sub.nodes,
+        input: inputs.map((x) => (x.aval ? valueInfo(x.name, x.aval) : { name: x.name })),
+        output: outputs,
+      },
+    };
   }
-}
-
-/** Lower a sub-graph to a GraphProto object: body inputs/outputs are given names and avals. */
-export function finishSubgraph(
-  lowered: unknown,
-  name: string,
-  inputs: { name: string; aval: Aval | null }[],
-  outputs: { names: string[]; avals: (Aval | null)[] },
-): Record<string, unknown> {
-  const { sub } = lowered as { sub: GraphLowering };
-  const outInfos = outputs.names.map((n, i) => {
-    const out = sub.model.fresh(`${name}_out`);
-    sub.nodes.push({ name: sub.model.fresh('Identity'), opType: 'Identity', input: [n], output: [out], attribute: [] });
-    const a = outputs.avals[i];
-    return a ? valueInfo(out, a) : { name: out };
-  });
-  return {
-    name,
-    node: sub.nodes,
-    input: inputs.map((x) => (x.aval ? valueInfo(x.name, x.aval) : { name: x.name })),
-    output: outInfos,
-  };
 }
 
 export interface LowerOptions {

@@ -31,8 +31,13 @@ export interface LowerCtx {
   ints(values: readonly number[]): string;
   /** A scalar constant of a dtype. */
   scalar(value: number, dtype: Aval['dtype']): string;
-  /** Lower a sub-graph to an ONNX GraphProto for Loop/If bodies; `outer` names its captured inputs. */
-  subgraph(g: Graph, bodyInputNames: string[], outer: Map<number, string>, name: string): unknown;
+  /**
+   * Build an ONNX GraphProto (a Loop or If body): `build` lowers into a fresh context whose inputs are
+   * named by `inputs`; names of the enclosing graph stay visible (ONNX outer scope).
+   */
+  subgraph(name: string, inputs: { name: string; aval: Aval | null }[], build: (sub: LowerCtx) => string[], outAvals: (Aval | null)[]): { graph: unknown };
+  /** A fresh unique name. */
+  fresh(prefix: string): string;
   /** Lower a sub-graph inline, given ONNX names for its inputs; returns output names. */
   inline(g: Graph, inputNames: string[]): string[];
 }

@@ -12,3 +12,4 @@ import { dtypeOf, shapeOf } from './util.js';
 export const onesLike = (x: Value): Value => fill(shapeOf(x), 1, dtypeOf(x));
 export const fullLike = (x: Value, v: number): Value => fill(shapeOf(x), v, dtypeOf(x));
 export { shapeOf as shape, dtypeOf as dtype } from './util.js';
+export { whileLoop, foriLoop } from './control.js';

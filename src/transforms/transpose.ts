@@ -4,29 +4,33 @@
  * walked backward with each primitive's transpose rule).
  */
 import { TransformError } from '../core/errors.js';
-import { type Aval, type Graph, Lit, Var } from '../core/ir.js';
+import { type Atom, type Aval, type Eqn, type Graph, Lit, Var } from '../core/ir.js';
 import { Undefined, type Value } from '../core/primitive.js';
 import { bind, readAtom, tap, traceGraph } from '../core/trace.js';
 import { add } from '../ops/elementwise.js';
 import { jvpGraph, zerosLike } from './jvp.js';
 import { zerosOf } from '../ops/shape.js';
 
+/** A graph split into its non-linear part (already evaluated) and its linear part (replayable). */
+export interface Linearized {
+  /** Values of the non-linear outputs (undefined for outputs that depend on linear inputs). */
+  outs: (Value | undefined)[];
+  /** Apply the linear part forward: values for the linear inputs → values of all outputs (null = zero). */
+  apply(linearInputs: (Value | null)[]): (Value | null)[];
+  /** Apply the linear part transposed: output cotangents → cotangents of the linear inputs (null = zero). */
+  transpose(cts: (Value | null)[]): (Value | null)[];
+}
+
 /**
- * Evaluate the linear graph `g` transposed, inside the current trace.
- * `linear[i]` marks the inputs that are linear (their values are unknown); `inputs[i]` gives the
- * others. `cts[j]` is the cotangent of output j (null = zero). Returns the non-linear outputs'
- * values (undefined for linear outputs) and the cotangents of the linear inputs (null = zero).
+ * Split `g` at its linear inputs (`linear[i]`): the non-linear equations are evaluated now, in the
+ * current trace, on `inputs`; the linear ones can then be applied (forward) or transposed as often
+ * as needed — e.g. inside a solver loop, where the non-linear values are captured once.
  */
-export function transposeInterpret(
-  g: Graph,
-  linear: readonly boolean[],
-  inputs: readonly (Value | null)[],
-  cts: readonly (Value | null)[],
-): { outs: (Value | undefined)[]; inputCts: (Value | null)[] } {
+export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly (Value | null)[]): Linearized {
   const isLin = new Set<Var>();
   const env = new Map<Var, Value>();
   g.inputs.forEach((v, i) => (linear[i] ? isLin.add(v) : env.set(v, inputs[i]!)));
-  const linEqns = [];
+  const linEqns: Eqn[] = [];
   for (const e of g.eqns) {
     if (e.inputs.some((a) => a instanceof Var && isLin.has(a))) {
       e.outputs.forEach((v) => isLin.add(v));
@@ -37,37 +41,75 @@ export function transposeInterpret(
     }
   }
   for (const t of g.taps) if (t.atoms.every((a) => !(a instanceof Var) || !isLin.has(a))) tap(t.label, t.atoms.map((a) => readAtom(env, a)));
-  const ctEnv = new Map<Var, Value>();
-  const addCt = (v: Var, ct: Value | null) => {
-    if (!ct) return;
-    const prev = ctEnv.get(v);
-    ctEnv.set(v, prev ? add(prev, ct) : ct);
-  };
-  g.outputs.forEach((a, j) => {
-    if (a instanceof Var && isLin.has(a)) addCt(a, cts[j] ?? null);
-  });
-  for (let k = linEqns.length - 1; k >= 0; k--) {
-    const e = linEqns[k]!;
-    const outCts = e.outputs.map((v) => ctEnv.get(v) ?? null);
-    if (outCts.every((c) => c === null)) continue;
-    if (!e.prim.transpose) {
-      throw new TransformError(
-        `reverse mode: ${e.prim.name} is applied to a tangent but has no transpose rule. ` +
-          (e.prim.name === 'whileLoop'
-            ? 'Reverse mode through whileLoop is not defined: use fixedPoint (implicit gradients) or a fixed unrolled loop.'
-            : 'It is not a linear primitive.'),
-      );
+  const linInputs = g.inputs.filter((_, i) => linear[i]);
+  const read = (a: Atom, lenv: Map<Var, Value | null>) => (a instanceof Lit ? a.value : isLin.has(a) ? lenv.get(a) ?? null : env.get(a)!);
+
+  const apply = (vals: (Value | null)[]) => {
+    const lenv = new Map<Var, Value | null>();
+    linInputs.forEach((v, i) => lenv.set(v, vals[i] ?? null));
+    for (const e of linEqns) {
+      const ins = e.inputs.map((a) => read(a, lenv));
+      if (e.inputs.every((a, i) => !(a instanceof Var && isLin.has(a)) || ins[i] === null)) {
+        e.outputs.forEach((v) => lenv.set(v, null));
+        continue;
+      }
+      // a linear equation applied to a symbolic zero: materialise zeros so the primitive can run
+      const filled = ins.map((x, i) => x ?? zerosOf(e.inputs[i]!.aval.shape, e.inputs[i]!.aval.dtype));
+      const outs = bind(e.prim, filled, e.params);
+      e.outputs.forEach((v, i) => lenv.set(v, outs[i]!));
     }
-    const ins = e.inputs.map((a) => (a instanceof Var && isLin.has(a) ? new Undefined(a.aval) : a instanceof Lit ? a.value : env.get(a)!));
-    const inCts = e.prim.transpose(outCts, ins, e.params as never);
-    e.inputs.forEach((a, i) => {
-      if (a instanceof Var && isLin.has(a)) addCt(a, inCts[i] ?? null);
+    return g.outputs.map((a) => (a instanceof Var && isLin.has(a) ? lenv.get(a) ?? null : null));
+  };
+
+  const transposeFn = (cts: (Value | null)[]) => {
+    const ctEnv = new Map<Var, Value>();
+    const addCt = (v: Var, ct: Value | null) => {
+      if (!ct) return;
+      const prev = ctEnv.get(v);
+      ctEnv.set(v, prev ? add(prev, ct) : ct);
+    };
+    g.outputs.forEach((a, j) => {
+      if (a instanceof Var && isLin.has(a)) addCt(a, cts[j] ?? null);
     });
-  }
+    for (let k = linEqns.length - 1; k >= 0; k--) {
+      const e = linEqns[k]!;
+      const outCts = e.outputs.map((v) => ctEnv.get(v) ?? null);
+      if (outCts.every((c) => c === null)) continue;
+      if (!e.prim.transpose) {
+        throw new TransformError(
+          `reverse mode: ${e.prim.name} is applied to a tangent but has no transpose rule. ` +
+            (e.prim.name === 'whileLoop'
+              ? 'Reverse mode through whileLoop is not defined: use fixedPoint (implicit gradients) or a fixed unrolled loop.'
+              : 'It is not a linear primitive.'),
+        );
+      }
+      const ins = e.inputs.map((a) => (a instanceof Var && isLin.has(a) ? new Undefined(a.aval) : a instanceof Lit ? a.value : env.get(a)!));
+      const inCts = e.prim.transpose(outCts, ins, e.params as never);
+      e.inputs.forEach((a, i) => {
+        if (a instanceof Var && isLin.has(a)) addCt(a, inCts[i] ?? null);
+      });
+    }
+    return linInputs.map((v) => ctEnv.get(v) ?? null);
+  };
+
   return {
     outs: g.outputs.map((a) => (a instanceof Var && isLin.has(a) ? undefined : readAtom(env, a))),
-    inputCts: g.inputs.map((v, i) => (linear[i] ? ctEnv.get(v) ?? null : null)),
+    apply,
+    transpose: transposeFn,
   };
+}
+
+/** Evaluate the linear graph `g` transposed, in the current trace (see `linearize`). */
+export function transposeInterpret(
+  g: Graph,
+  linear: readonly boolean[],
+  inputs: readonly (Value | null)[],
+  cts: readonly (Value | null)[],
+): { outs: (Value | undefined)[]; inputCts: (Value | null)[] } {
+  const lin = linearize(g, linear, inputs);
+  const linCts = lin.transpose([...cts]);
+  let k = 0;
+  return { outs: lin.outs, inputCts: g.inputs.map((_, i) => (linear[i] ? linCts[k++]! : null)) };
 }
 
 /**
