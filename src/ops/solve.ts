@@ -1,0 +1,81 @@
+/**
+ * Dense batched linear solve X = A⁻¹ B (A [..., n, n], B [..., n, k]). ONNX has no solve operator,
+ * so the primitive expands to Gauss–Jordan elimination with partial pivoting inside one Loop.
+ * Its derivative rules are its own (never through the elimination): dX = A⁻¹ (dB − dA X), and
+ * the transpose in B is Aᵀ⁻¹.
+ */
+import { DTypeError, ShapeError } from '../core/errors.js';
+import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
+import { Tensor } from '../core/tensor.js';
+import { bind1 } from '../core/trace.js';
+import { foriLoop } from './control.js';
+import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from './elementwise.js';
+import { matmul } from './linalg.js';
+import { argmax } from './reduce.js';
+import { concat, expandDims, mT, reshape, sliceAxis } from './shape.js';
+import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from './util.js';
+
+const iota = (n: number) => new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i)));
+
+function gaussJordan(a: Value, b: Value): Value {
+  const sa = shapeOf(a);
+  const n = sa[sa.length - 1]!;
+  const k = shapeOf(b)[shapeOf(b).length - 1]!;
+  const batch = sa.slice(0, -2);
+  const nb = batch.reduce((x, y) => x * y, 1);
+  const dt = dtypeOf(a);
+  const aug0 = concat([reshape(a, [nb, n, n]), reshape(b, [nb, n, k])], 2);
+  const rowsIdx = iota(n);
+  const colsIdx = iota(n + k);
+  const out = foriLoop(n, (i, m: Value) => {
+    const eRow = astype(equal(rowsIdx, i), dt); // [n]
+    const eCol = astype(equal(colsIdx, i), dt); // [n+k]
+    const col = reshape(matmul(m, reshape(eCol, [n + k, 1])), [nb, n]);
+    // partial pivoting: largest |entry| at or below row i
+    const candidates = where(greaterEqual(rowsIdx, i), astype(abs(col), 'float32'), -1);
+    const p = argmax(candidates, 1, true); // [nb, 1]
+    const eP = astype(equal(rowsIdx, p), dt); // [nb, n]
+    const rowP = matmul(expandDims(eP, 1), m); // [nb, 1, n+k]
+    const rowI = matmul(reshape(eRow, [1, 1, n]), m);
+    const swapped = add(m, mul(expandDims(sub(eRow, eP), 2), sub(rowP, rowI)));
+    const pivot = matmul(rowP, reshape(eCol, [n + k, 1])); // [nb, 1, 1]
+    const rowN = div(rowP, pivot);
+    const colI = matmul(swapped, reshape(eCol, [n + k, 1])); // [nb, n, 1]
+    return add(sub(swapped, mul(colI, rowN)), mul(reshape(eRow, [1, n, 1]), rowN));
+  }, aug0);
+  return reshape(sliceAxis(out, 2, n, n + k), [...batch, n, k]);
+}
+
+export const solveP = definePrimitive({
+  name: 'solve',
+  shape: ([a, b]) => {
+    const d = sameDType('solve', [a!, b!]);
+    if (d !== 'float32' && d !== 'float64') throw new DTypeError(`solve: needs float inputs, got ${d}`);
+    const sa = a!.shape;
+    const sb = b!.shape;
+    if (sa.length < 2 || sa[sa.length - 1] !== sa[sa.length - 2] || sb.length !== sa.length || sb[sb.length - 2] !== sa[sa.length - 1] || !shapesEqual(sa.slice(0, -2), sb.slice(0, -2))) {
+      throw new ShapeError(`solve: A ${fmtShape(sa)} must be [..., n, n] and B ${fmtShape(sb)} [..., n, k] with the same batch axes`);
+    }
+    return [{ shape: sb, dtype: d }];
+  },
+  expand: ([a, b]) => [gaussJordan(a!, b!)],
+  jvp: ([a, b], [da, db]) => {
+    const x = solve(a!, b!);
+    let rhs: Value | null = db;
+    if (da) rhs = rhs ? sub(rhs, matmul(da, x)) : neg(matmul(da, x));
+    return [[x], [rhs && solve(a!, rhs)]];
+  },
+  transpose: ([ct], [a, b]) => {
+    if (a instanceof Undefined) throw new DTypeError('solve: not linear in A');
+    if (!ct || !(b instanceof Undefined)) return [null, null];
+    return [null, solve(mT(a), ct)];
+  },
+});
+
+/** Solve A X = B for X; a 1-less-rank B is treated as a vector per batch. */
+export function solve(a: Value, b: Value): Value {
+  const vec = shapeOf(b).length === shapeOf(a).length - 1;
+  const b2 = vec ? expandDims(b, -1) : b;
+  const x = bind1(solveP, [a, b2]);
+  return vec ? reshape(x, shapeOf(b)) : x;
+}

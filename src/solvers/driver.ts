@@ -1,0 +1,122 @@
+/**
+ * The solve loop shared by every solver: per-sample residuals, stopping on absolute or relative
+ * residual, the lowest-residual iterate kept, divergence detection and an optional residual trace.
+ * `driverInit` / `driverStep` / `driverContinue` are pure np functions, run either inside one
+ * whileLoop (compiled) or step by step from the host; both give the same iterates.
+ */
+import type { Value } from '../core/primitive.js';
+import { Tensor } from '../core/tensor.js';
+import { np } from './np.js';
+import type { BatchMap, Solver, SolveOptions, SolveStats } from './types.js';
+import { solveDefaults } from './types.js';
+
+export interface DriverState<S = unknown> {
+  k: Value; // int64 scalar: solver steps taken
+  s: S;
+  best: Value; // [B, d]
+  bestMetric: Value; // [B]
+  bestAbs: Value; // [B]
+  bestRel: Value; // [B]
+  first: Value; // scalar: largest metric after init
+  diverged: Value; // bool scalar
+  trace: Value; // [maxIter] largest metric per step (zeros when not traced)
+}
+
+const rowNorm = (a: Value): Value => np.sqrt(np.sum(np.mul(a, a), 1));
+/** true where finite: x − x is 0 for finite x and NaN for ±Inf and NaN. */
+export const isFinite = (x: Value): Value => np.equal(np.sub(x, x), 0);
+
+function measure(solver: Solver, s: unknown, stopOn: 'abs' | 'rel') {
+  const est = solver.estimate(s);
+  const abs = rowNorm(np.sub(est.fz, est.z));
+  const rel = np.div(abs, np.add(rowNorm(est.fz), 1e-5));
+  return { z: est.z, abs, rel, metric: stopOn === 'abs' ? abs : rel };
+}
+
+export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): DriverState<S> {
+  const o = solveDefaults(opts);
+  const s = solver.init(f, z0);
+  const m = measure(solver, s, o.stopOn);
+  const dt = np.dtype(z0);
+  return {
+    k: new Tensor('int64', [], new BigInt64Array([0n])),
+    s,
+    best: m.z,
+    bestMetric: np.where(isFinite(m.metric), m.metric, Infinity),
+    bestAbs: m.abs,
+    bestRel: m.rel,
+    first: np.max(m.metric),
+    diverged: np.logicalNot(np.equal(np.sum(np.astype(np.logicalNot(isFinite(m.metric)), dt)), 0)),
+    trace: np.zerosOf([Math.max(o.maxIter, 1)], dt),
+  };
+}
+
+export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>, opts: SolveOptions): DriverState<S> {
+  const o = solveDefaults(opts);
+  const s = solver.step(f, st.s);
+  const m = measure(solver, s, o.stopOn);
+  const better = np.less(m.metric, st.bestMetric); // false for NaN
+  const better2 = np.expandDims(better, 1);
+  const worst = np.max(m.metric);
+  const nonFinite = np.logicalNot(isFinite(worst));
+  const blewUp = np.greater(worst, np.mul(np.maximum(st.first, o.tol), o.divergenceFactor));
+  let trace = st.trace;
+  if (o.trace) {
+    const iota = new Tensor('int64', [o.maxIter], BigInt64Array.from({ length: o.maxIter }, (_, i) => BigInt(i)));
+    trace = np.add(trace, np.mul(np.astype(np.equal(iota, st.k), np.dtype(worst)), worst));
+  }
+  return {
+    k: np.add(st.k, 1),
+    s,
+    best: np.where(better2, m.z, st.best),
+    bestMetric: np.where(better, m.metric, st.bestMetric),
+    bestAbs: np.where(better, m.abs, st.bestAbs),
+    bestRel: np.where(better, m.rel, st.bestRel),
+    first: st.first,
+    diverged: np.logicalOr(st.diverged, np.logicalOr(nonFinite, blewUp)),
+    trace,
+  };
+}
+
+/** Go on while under maxIter, not diverged, and some sample is not converged. */
+export function driverContinue(st: DriverState, opts: SolveOptions): Value {
+  const o = solveDefaults(opts);
+  return np.logicalAnd(
+    np.logicalAnd(np.less(st.k, o.maxIter), np.logicalNot(st.diverged)),
+    np.greaterEqual(np.max(st.bestMetric), o.tol),
+  );
+}
+
+export function driverStats(st: DriverState, opts: SolveOptions): SolveStats {
+  const o = solveDefaults(opts);
+  const dt = np.dtype(st.best);
+  return {
+    iterations: np.astype(st.k, dt),
+    residual: np.max(st.bestAbs),
+    relResidual: np.max(st.bestRel),
+    converged: np.less(np.max(st.bestMetric), o.tol),
+    diverged: st.diverged,
+    trace: st.trace,
+  };
+}
+
+/** The whole solve as one whileLoop (one session.run when compiled). */
+export function solveCompiled<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): { z: Value; stats: SolveStats } {
+  const o = solveDefaults(opts);
+  const init = driverInit(solver, f, z0, o);
+  const out = np.whileLoop((st: DriverState<S>) => driverContinue(st, o), (st) => driverStep(solver, f, st, o), init, { maxTrips: o.maxIter });
+  return { z: out.best, stats: driverStats(out, o) };
+}
+
+/** The solve unrolled into the graph (differentiable step by step; the 'unrolled' backward mode). */
+export function solveUnrolled<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): { z: Value; stats: SolveStats } {
+  const o = solveDefaults(opts);
+  let st = driverInit(solver, f, z0, o);
+  for (let i = 0; i < o.maxIter; i++) {
+    const next = driverStep(solver, f, st, o);
+    // samples that have converged stop counting iterations; their kept iterate no longer changes
+    const going = driverContinue(st, o);
+    st = { ...next, k: np.where(going, next.k, st.k), diverged: np.where(going, next.diverged, st.diverged) };
+  }
+  return { z: st.best, stats: driverStats(st, o) };
+}

@@ -1,0 +1,177 @@
+/**
+ * fixedPoint(f, z0, args): z* = f(z*, ...args), differentiated by the implicit function theorem.
+ *
+ * The forward solve is the primitive `fixedPoint`, whose derivative rules never look inside the
+ * solver loop: its JVP solves (I − ∂f/∂z) ż = (∂f/∂args) ȧrgs with the linear primitive
+ * `linearSolve`, and the transpose of that solve is the same primitive on (∂f/∂z)ᵀ — so reverse
+ * mode solves w = (∂f/∂z)ᵀ w + ḡ on the VJP of f at z*, as in the tutorial's backward hook.
+ */
+import { TransformError } from '../core/errors.js';
+import type { Graph } from '../core/ir.js';
+import { definePrimitive, type Value } from '../core/primitive.js';
+import { treeFlatten, treeUnflatten } from '../core/pytree.js';
+import { avalOf, bind, evalGraph, tap, Tracer, traceGraph } from '../core/trace.js';
+import { Tensor } from '../core/tensor.js';
+import { jvpInterpret } from '../transforms/jvp.js';
+import { solveCompiled, solveUnrolled } from './driver.js';
+import { linearizeMap } from './linearize.js';
+import { np } from './np.js';
+import { resolveSolver, type SolverName } from './registry.js';
+import { solveDefaults, type BatchMap, type SolveOptions, type Solver, type SolveStats } from './types.js';
+
+export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number; damping?: number };
+
+export interface FixedPointOptions extends SolveOptions {
+  /** Forward solver (default 'anderson'). */
+  solver?: SolverName | Solver;
+  /** How gradients are formed (default 'implicit'). */
+  backward?: BackwardMode;
+  /** Solver for the backward linear fixed point w = Jᵀ w + ḡ (default 'anderson'; 'forward' = Neumann, 'gmres'). */
+  backwardSolver?: SolverName | Solver;
+  backwardTol?: number;
+  backwardMaxIter?: number;
+}
+
+export interface FixedPointResult {
+  value: Value;
+  stats: SolveStats;
+}
+
+interface SolveParams {
+  cell: Graph;
+  zShape: number[];
+  solver: Solver;
+  opts: Required<SolveOptions>;
+  /** Solver and options of the linear (tangent / backward) solves. */
+  linSolver: Solver;
+  linOpts: Required<SolveOptions>;
+  [k: string]: unknown;
+}
+interface LinearParams extends SolveParams {
+  transposed: boolean;
+}
+
+const statAvals = (dt: Tensor['dtype'], maxIter: number) => [
+  { shape: [], dtype: dt }, { shape: [], dtype: dt }, { shape: [], dtype: dt },
+  { shape: [], dtype: 'bool' as const }, { shape: [], dtype: 'bool' as const }, { shape: [Math.max(maxIter, 1)], dtype: dt },
+];
+const statsList = (s: SolveStats): Value[] => [s.iterations, s.residual, s.relResidual, s.converged, s.diverged, s.trace!];
+const statsOf = (vs: Value[]): SolveStats => ({
+  iterations: vs[0]!, residual: vs[1]!, relResidual: vs[2]!, converged: vs[3]!, diverged: vs[4]!, trace: vs[5]!,
+});
+
+/** The cell as a map on flattened batches [B, d]. */
+function batchMap(cell: Graph, zShape: number[], args: Value[]): BatchMap {
+  const b = zShape[0]!;
+  return (z) => np.reshape(evalGraph(cell, [np.reshape(z, zShape), ...args])[0]!, [b, -1]);
+}
+
+export const fixedPointP = definePrimitive<SolveParams>({
+  name: 'fixedPoint',
+  subgraphs: (p) => [p.cell],
+  shape: ([z0], p) => [{ shape: z0!.shape, dtype: z0!.dtype }, ...statAvals(z0!.dtype, p.opts.maxIter)],
+  expand: ([z0, ...args], p) => {
+    const f = batchMap(p.cell, p.zShape, args);
+    const { z, stats } = solveCompiled(p.solver, f, np.reshape(z0!, [p.zShape[0]!, -1]), p.opts);
+    return [np.reshape(z, p.zShape), ...statsList(stats)];
+  },
+  jvp: (primals, tangents, p) => {
+    const outs = bind(fixedPointP, primals, p);
+    const zStar = outs[0]!;
+    const args = primals.slice(1);
+    const targs = tangents.slice(1);
+    const nulls = outs.map(() => null);
+    if (targs.every((t) => t === null)) return [outs, nulls]; // z* does not depend on z0
+    const [, [rhs]] = jvpInterpret(p.cell, [zStar, ...args], [null, ...targs]);
+    if (!rhs) return [outs, nulls];
+    const zDot = linearSolve(rhs, zStar, args, { ...p, solver: p.linSolver, opts: p.linOpts, transposed: false }, 'fixedPoint.tangent');
+    return [outs, [zDot, ...nulls.slice(1)]];
+  },
+});
+
+export const linearSolveP = definePrimitive<LinearParams>({
+  name: 'linearSolve',
+  subgraphs: (p) => [p.cell],
+  shape: ([rhs], p) => [{ shape: rhs!.shape, dtype: rhs!.dtype }, ...statAvals(rhs!.dtype, p.opts.maxIter)],
+  expand: ([rhs, zStar, ...args], p) => {
+    const b = p.zShape[0]!;
+    const lin = linearizeMap(batchMap(p.cell, p.zShape, args), np.reshape(zStar!, [b, -1]));
+    const apply = p.transposed ? lin.vjp : lin.jvp;
+    const r = np.reshape(rhs!, [b, -1]);
+    const { z, stats } = solveCompiled(p.solver, (w) => np.add(apply(w), r), r, p.opts);
+    return [np.reshape(z, p.zShape), ...statsList(stats)];
+  },
+  jvp: ([rhs, ...rest], [drhs, ...trest], p) => {
+    if (trest.some((t) => t !== null)) {
+      throw new TransformError('fixedPoint: second derivatives through an implicit solve with respect to the cell inputs are not supported; differentiate once');
+    }
+    const outs = bind(linearSolveP, [rhs!, ...rest], p);
+    const nulls = outs.map(() => null);
+    return [outs, [drhs && linearSolve(drhs, rest[0]!, rest.slice(1), p, 'fixedPoint.tangent'), ...nulls.slice(1)]];
+  },
+  transpose: ([ct], [, zStar, ...args], p) => {
+    if (!ct) return [null, null, ...args.map(() => null)];
+    const w = linearSolve(ct, zStar as Value, args as Value[], { ...p, transposed: !p.transposed }, p.transposed ? 'fixedPoint.tangent' : 'fixedPoint.backward');
+    return [w, null, ...args.map(() => null)];
+  },
+});
+
+function linearSolve(rhs: Value, zStar: Value, args: Value[], p: LinearParams, label: string): Value {
+  const outs = bind(linearSolveP, [rhs, zStar, ...args], p);
+  tap(label, outs.slice(1, 5));
+  return outs[0]!;
+}
+
+/**
+ * Solve z* = f(z*, ...args) for a batch (axis 0 of z0 is the batch). Gradients with respect to
+ * args follow `backward`; forward statistics come back as traced values.
+ */
+export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, args: unknown[], opts: FixedPointOptions = {}): FixedPointResult {
+  const o = solveDefaults(opts);
+  const solver = resolveSolver(opts.solver, 'anderson');
+  const backward = opts.backward ?? 'implicit';
+  const [leaves, def] = treeFlatten(args);
+  const dyn = leaves.flatMap((l, i) => (l instanceof Tracer || l instanceof Tensor ? [i] : []));
+  const callWith = (z: Value, dynVals: Value[]) => {
+    const full = [...leaves];
+    dyn.forEach((j, k) => { full[j] = dynVals[k]; });
+    return f(z, ...treeUnflatten<unknown[]>(def, full));
+  };
+  const dynVals = dyn.map((j) => leaves[j] as Value);
+  const zShape = [...np.shape(z0)];
+  if (backward === 'unrolled') {
+    const b = zShape[0]!;
+    const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
+    const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
+    tap('fixedPoint.forward', statsList(stats).slice(0, 4));
+    return { value: np.reshape(z, zShape), stats };
+  }
+  const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
+  const allArgs = [...dynVals, ...captured];
+  const params: SolveParams = {
+    cell: graph,
+    zShape,
+    solver,
+    opts: o,
+    linSolver: resolveSolver(opts.backwardSolver, 'anderson'),
+    linOpts: solveDefaults({ ...opts, tol: opts.backwardTol ?? o.tol, maxIter: opts.backwardMaxIter ?? o.maxIter }),
+  };
+  const detach = backward !== 'implicit';
+  const outs = bind(fixedPointP, [z0, ...(detach ? allArgs.map((a) => np.stopGradient(a)) : allArgs)], params);
+  const stats = statsOf(outs.slice(1));
+  tap('fixedPoint.forward', outs.slice(1, 5));
+  let value: Value = outs[0]!;
+  if (backward === 'jfb') {
+    value = evalGraph(graph, [np.stopGradient(value), ...allArgs])[0]!;
+  } else if (backward !== 'implicit') {
+    const k = backward.phantom;
+    const lam = backward.damping ?? 0.8;
+    let z = np.stopGradient(value);
+    for (let i = 0; i < k; i++) {
+      const fz = evalGraph(graph, [z, ...allArgs])[0]!;
+      z = lam === 1 ? fz : np.add(np.mul(z, 1 - lam), np.mul(fz, lam));
+    }
+    value = z;
+  }
+  return { value, stats };
+}
