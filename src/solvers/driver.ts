@@ -18,6 +18,7 @@ export interface DriverState<S = unknown> {
   bestAbs: Value; // [B]
   bestRel: Value; // [B]
   first: Value; // scalar: largest metric after init
+  last: Value; // scalar: largest metric of the current iterate
   diverged: Value; // bool scalar
   trace: Value; // [maxIter] largest metric per step (zeros when not traced)
 }
@@ -46,6 +47,7 @@ export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: S
     bestAbs: m.abs,
     bestRel: m.rel,
     first: np.max(m.metric),
+    last: np.max(m.metric),
     diverged: np.logicalNot(np.equal(np.sum(np.astype(np.logicalNot(isFinite(m.metric)), dt)), 0)),
     trace: np.zerosOf([Math.max(o.maxIter, 1)], dt),
   };
@@ -73,6 +75,7 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
     bestAbs: np.where(better, m.abs, st.bestAbs),
     bestRel: np.where(better, m.rel, st.bestRel),
     first: st.first,
+    last: worst,
     diverged: np.logicalOr(st.diverged, np.logicalOr(nonFinite, blewUp)),
     trace,
   };

@@ -6,3 +6,5 @@ export { newton, newtonKrylov, gmres } from './newton.js';
 export { resolveSolver, solverNames, type SolverName } from './registry.js';
 export { solveCompiled, solveUnrolled, driverInit, driverStep, driverContinue, driverStats } from './driver.js';
 export type { Solver, SolveOptions, SolveStats, BatchMap } from './types.js';
+export { fixedPointHost, type HostSolveOptions, type HostSolveResult } from './host.js';
+export { solveOutcome, type SolveOutcome, type SolveReport, type SolveFailure } from './outcome.js';
