@@ -5,7 +5,7 @@
  * the transpose in B is Aᵀ⁻¹.
  */
 import { DTypeError, ShapeError } from '../core/errors.js';
-import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
+import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { foriLoop } from './control.js';
@@ -15,9 +15,38 @@ import { argmax } from './reduce.js';
 import { concat, expandDims, mT, reshape, sliceAxis } from './shape.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from './util.js';
 
+/** Largest n for which the elimination is unrolled into the graph. */
+const UNROLL_MAX = 16;
+
+function eliminateUnrolled(aug: Value, n: number, nb: number, pivoting: boolean): Value {
+  const dt = dtypeOf(aug);
+  const rowsIdx = iota(n);
+  let m = aug;
+  for (let i = 0; i < n; i++) {
+    if (!pivoting) {
+      // symmetric positive definite systems need no row exchanges
+      const rowN = div(sliceAxis(m, 1, i, i + 1), sliceAxis(sliceAxis(m, 1, i, i + 1), 2, i, i + 1));
+      const eRow = astype(equal(rowsIdx, i), dt);
+      m = add(sub(m, mul(sliceAxis(m, 2, i, i + 1), rowN)), mul(reshape(eRow, [1, n, 1]), rowN));
+      continue;
+    }
+    const col = reshape(sliceAxis(m, 2, i, i + 1), [nb, n]);
+    const candidates = where(greaterEqual(rowsIdx, i), astype(abs(col), 'float32'), -1);
+    const eP = astype(equal(rowsIdx, argmax(candidates, 1, true)), dt); // [nb, n]
+    const eRow = astype(equal(rowsIdx, i), dt);
+    const rowP = matmul(expandDims(eP, 1), m); // [nb, 1, n+k]
+    const rowI = sliceAxis(m, 1, i, i + 1);
+    const swapped = add(m, mul(expandDims(sub(eRow, eP), 2), sub(rowP, rowI)));
+    const rowN = div(rowP, sliceAxis(rowP, 2, i, i + 1));
+    const colI = sliceAxis(swapped, 2, i, i + 1);
+    m = add(sub(swapped, mul(colI, rowN)), mul(reshape(eRow, [1, n, 1]), rowN));
+  }
+  return m;
+}
+
 const iota = (n: number) => new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i)));
 
-function gaussJordan(a: Value, b: Value): Value {
+function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   const sa = shapeOf(a);
   const n = sa[sa.length - 1]!;
   const k = shapeOf(b)[shapeOf(b).length - 1]!;
@@ -27,7 +56,8 @@ function gaussJordan(a: Value, b: Value): Value {
   const aug0 = concat([reshape(a, [nb, n, n]), reshape(b, [nb, n, k])], 2);
   const rowsIdx = iota(n);
   const colsIdx = iota(n + k);
-  const out = foriLoop(n, (i, m: Value) => {
+  // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
+  const out = n <= UNROLL_MAX ? eliminateUnrolled(aug0, n, nb, pivoting) : foriLoop(n, (i, m: Value) => {
     const eRow = astype(equal(rowsIdx, i), dt); // [n]
     const eCol = astype(equal(colsIdx, i), dt); // [n+k]
     const col = reshape(matmul(m, reshape(eCol, [n + k, 1])), [nb, n]);
@@ -46,7 +76,7 @@ function gaussJordan(a: Value, b: Value): Value {
   return reshape(sliceAxis(out, 2, n, n + k), [...batch, n, k]);
 }
 
-export const solveP = definePrimitive({
+export const solveP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolean }>({
   name: 'solve',
   shape: ([a, b]) => {
     const d = sameDType('solve', [a!, b!]);
@@ -58,24 +88,27 @@ export const solveP = definePrimitive({
     }
     return [{ shape: sb, dtype: d }];
   },
-  expand: ([a, b]) => [gaussJordan(a!, b!)],
-  jvp: ([a, b], [da, db]) => {
-    const x = solve(a!, b!);
+  expand: ([a, b], p) => [gaussJordan(a!, b!, !p.spd)],
+  jvp: ([a, b], [da, db], p) => {
+    const x = bind1(solveP, [a!, b!], p);
     let rhs: Value | null = db;
     if (da) rhs = rhs ? sub(rhs, matmul(da, x)) : neg(matmul(da, x));
-    return [[x], [rhs && solve(a!, rhs)]];
+    return [[x], [rhs && bind1(solveP, [a!, rhs], p)]];
   },
-  transpose: ([ct], [a, b]) => {
+  transpose: ([ct], [a, b], p) => {
     if (a instanceof Undefined) throw new DTypeError('solve: not linear in A');
     if (!ct || !(b instanceof Undefined)) return [null, null];
-    return [null, solve(mT(a), ct)];
+    return [null, bind1(solveP, [mT(a), ct], p)];
   },
 });
 
-/** Solve A X = B for X; a 1-less-rank B is treated as a vector per batch. */
-export function solve(a: Value, b: Value): Value {
+/**
+ * Solve A X = B for X; a 1-less-rank B is treated as a vector per batch. `spd: true` promises a
+ * symmetric positive definite A and skips pivoting (fewer operations).
+ */
+export function solve(a: Value, b: Value, opts: { spd?: boolean } = {}): Value {
   const vec = shapeOf(b).length === shapeOf(a).length - 1;
   const b2 = vec ? expandDims(b, -1) : b;
-  const x = bind1(solveP, [a, b2]);
+  const x = bind1(solveP, [a, b2], { spd: opts.spd ?? false });
   return vec ? reshape(x, shapeOf(b)) : x;
 }

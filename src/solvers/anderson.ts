@@ -76,14 +76,11 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       const scale = np.add(np.max(np.sum(np.mul(G, G), 2), 1, true), dt === 'float64' ? 1e-300 : 1e-30); // [B, 1]
       const reg = np.mul(eye, np.mul(np.expandDims(scale, 2), lam));
       const gram = np.add(np.mul(np.add(np.matmul(G, np.mT(G)), reg), vv), np.mul(eye, np.sub(1, v)));
-      const border = np.broadcastTo(np.reshape(v, [1, 1, m]), [b, 1, m]);
-      const top = np.concat([np.zerosOf([b, 1, 1], dt), border], 2);
-      const bottom = np.concat([np.mT(border), gram], 2);
-      const H = np.concat([top, bottom], 1); // [B, m+1, m+1]
-      const rhs = new Tensor(dt, [m + 1, 1]);
-      (rhs.data as Float64Array)[0] = 1;
-      const sol = np.solve(H, np.broadcastTo(rhs, [b, m + 1, 1]));
-      const alpha = np.reshape(np.sliceAxis(sol, 1, 1, m + 1), [b, 1, m]);
+      // Σα = 1 with α minimising ‖Gᵀα‖² + λ‖α‖²: α = y / Σy where (GGᵀ + λI) y = 1 (an SPD system,
+      // solved without pivoting); masked slots get y = 1 and are then zeroed
+      const y = np.solve(gram, np.fill([b, m, 1], 1, dt), { spd: true }); // [B, m, 1]
+      const yv = np.mul(np.reshape(y, [b, 1, m]), np.reshape(v, [1, 1, m]));
+      const alpha = np.div(yv, np.sum(yv, 2, true)); // [B, 1, m]
       const fMix = np.squeeze(np.matmul(alpha, s.F), [1]);
       const xNew = beta === 1 ? fMix : np.add(np.mul(fMix, beta), np.mul(np.squeeze(np.matmul(alpha, s.X), [1]), 1 - beta));
       const fNew = f(xNew);

@@ -20,9 +20,14 @@ export interface BroydenState {
   slot: Value; // [r] one-hot of the next slot to write
 }
 
-/** B⁻¹ y = −y + Uᵀ (V y) per sample. */
-const applyInv = (U: Value, V: Value, y: Value): Value =>
-  np.add(np.neg(y), np.squeeze(np.matmul(np.mT(U), np.matmul(V, np.expandDims(y, 2))), [2]));
+/**
+ * B⁻¹ y = −y + Uᵀ (V y) per sample, as broadcast multiply + reduce: onnxruntime's batched MatMul
+ * is slow for many tiny matrix-vector products.
+ */
+const applyInv = (U: Value, V: Value, y: Value): Value => {
+  const c = np.sum(np.mul(V, np.expandDims(y, 1)), 2, true); // [B, r, 1]
+  return np.sub(np.sum(np.mul(U, c), 1), y);
+};
 /** B⁻ᵀ y = −y + Vᵀ (U y). */
 const applyInvT = (U: Value, V: Value, y: Value): Value => applyInv(V, U, y);
 const dotRows = (a: Value, b: Value): Value => np.sum(np.mul(a, b), 1, true);
