@@ -42,8 +42,14 @@ export function oneHot(labels: Value, classes: number, dtype: DType = 'float32')
 export function crossEntropy(logits: Value, labels: Value): Value {
   const s = shapeOf(logits);
   if (s.length !== 2) throw new ShapeError(`crossEntropy: logits must be [N, C], got ${fmtShape(s)}`);
+  const ts = shapeOf(labels);
+  if (!(ts.length === 1 && ts[0] === s[0]) && !(ts.length === 2 && ts[0] === s[0] && ts[1] === s[1])) {
+    throw new ShapeError(
+      `crossEntropy: labels ${fmtShape(ts)} do not fit logits ${fmtShape(s)}: give class indices [${s[0]}] or probabilities [${s[0]}, ${s[1]}]`,
+    );
+  }
   const ls = logSoftmax(logits, -1);
-  const target = shapeOf(labels).length === 1 ? oneHot(labels, s[1]!, dtypeOf(logits)) : labels;
+  const target = ts.length === 1 ? oneHot(labels, s[1]!, dtypeOf(logits)) : labels;
   return div(sum(mul(ls, target)), -s[0]!);
 }
 

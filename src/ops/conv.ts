@@ -32,7 +32,13 @@ function checkConv(name: string, x: readonly number[], w: readonly number[], p: 
   if (x.length !== 4 || w.length !== 4) {
     throw new ShapeError(`${name}: expects input NCHW and weight OIHW (rank 4), got ${fmtShape(x)} and ${fmtShape(w)}`);
   }
-  if (p.groups < 1 || !Number.isInteger(p.groups)) throw new ShapeError(`${name}: groups must be a positive integer`);
+  if (p.groups < 1 || !Number.isInteger(p.groups)) throw new ShapeError(`${name}: groups must be a positive integer, got ${p.groups}`);
+  const positive = (v: number) => Number.isInteger(v) && v >= 1;
+  if (!p.stride.every(positive) || !p.dilation.every(positive) || !p.padding.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new ShapeError(
+      `${name}: stride [${p.stride}] and dilation [${p.dilation}] must be positive integers and padding [${p.padding}] non-negative integers`,
+    );
+  }
 }
 
 export const conv2dP: Primitive<ConvParams> = definePrimitive<ConvParams>({
@@ -221,4 +227,31 @@ export function avgPool(x: Value, kernel: number | [number, number], opts: { str
   const c = shapeOf(x)[1]!;
   const w = full([c, 1, kh, kw], 1 / (kh * kw), dtypeOf(x));
   return conv2d(x, w, { stride: opts.stride ?? [kh, kw], padding: opts.padding ?? 0, groups: c });
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows/columns at the bottom/right, to pick among the input sizes a strided conv maps to the same output size. */
+  outputPadding?: number | [number, number];
+}
+
+/**
+ * Transposed 2-D convolution (the adjoint of conv2d with the same weight and options): input
+ * [N, O, Ho, Wo], weight [O, C/groups, kh, kw] (as for the conv it transposes), output [N, C, H, W].
+ */
+export function convTranspose2d(u: Value, w: Value, opts: ConvTranspose2dOptions = {}): Value {
+  const us = shapeOf(u);
+  const ws = shapeOf(w);
+  if (us.length !== 4 || ws.length !== 4) {
+    throw new ShapeError(`convTranspose2d: expects input NCHW and weight OIHW (rank 4), got ${fmtShape(us)} and ${fmtShape(ws)}`);
+  }
+  const p = convParams(ws, opts);
+  const op = pair(opts.outputPadding, 0);
+  for (let k = 0; k < 2; k++) {
+    if (op[k]! < 0 || op[k]! >= Math.max(p.stride[k]!, p.dilation[k]!)) {
+      throw new ShapeError(`convTranspose2d: outputPadding [${op}] must be non-negative and smaller than the stride [${p.stride}] or dilation`);
+    }
+  }
+  const size = (n: number, k: number, i: 0 | 1) =>
+    (n - 1) * p.stride[i] - p.padding[i] - p.padding[i + 2]! + p.dilation[i] * (k - 1) + 1 + op[i];
+  return bind1(convTransposeP, [u, w], { ...p, outHW: [size(us[2]!, ws[2]!, 0), size(us[3]!, ws[3]!, 1)] });
 }

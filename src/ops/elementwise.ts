@@ -151,9 +151,10 @@ function compare(name: string, lowerFn: (ctx: Parameters<NonNullable<Primitive['
 export const greaterP = compare('greater', (c, a, b) => c.op('Greater', [a, b]));
 export const lessP = compare('less', (c, a, b) => c.op('Less', [a, b]));
 export const equalP = compare('equal', (c, a, b) => c.op('Equal', [a, b]));
-// float64 has Greater/Less kernels but not GreaterOrEqual: lower as Not(Less)
-export const greaterEqualP = compare('greaterEqual', (c, a, b) => c.op('Not', [c.op('Less', [a, b])]));
-export const lessEqualP = compare('lessEqual', (c, a, b) => c.op('Not', [c.op('Greater', [a, b])]));
+// float64 has Greater/Less/Equal kernels but not GreaterOrEqual: lower as Or(Greater, Equal),
+// which keeps NaN comparisons false (Not(Less) would make NaN >= x true)
+export const greaterEqualP = compare('greaterEqual', (c, a, b) => c.op('Or', [c.op('Greater', [a, b]), c.op('Equal', [a, b])]));
+export const lessEqualP = compare('lessEqual', (c, a, b) => c.op('Or', [c.op('Less', [a, b]), c.op('Equal', [a, b])]));
 
 export const logicalP = definePrimitive<{ op: 'and' | 'or' | 'not' }>({
   name: 'logical',

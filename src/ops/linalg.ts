@@ -39,8 +39,19 @@ export const matmulP = definePrimitive({
 
 /** Matrix product; 1-D operands are treated as row / column vectors as numpy does. */
 export function matmul(a: Value, b: Value): Value {
-  const ra = shapeOf(a).length;
-  const rb = shapeOf(b).length;
+  const sa = shapeOf(a);
+  const sb = shapeOf(b);
+  const ra = sa.length;
+  const rb = sb.length;
+  // check here too so that the message shows the shapes as given, not the reshaped 1-D operands
+  if (ra === 0 || rb === 0 || sa[ra - 1] !== sb[rb === 1 ? 0 : rb - 2]) {
+    throw new ShapeError(
+      `matmul: shapes ${fmtShape(sa)} and ${fmtShape(sb)} do not fit: ` +
+        (ra === 0 || rb === 0
+          ? 'operands must have at least one axis (use np.mul for scalars).'
+          : `the last axis of the first (${sa[ra - 1]}) must equal the ${rb === 1 ? 'length' : 'second-to-last axis'} of the second (${sb[rb === 1 ? 0 : rb - 2]}). Transpose an operand with np.mT(x).`),
+    );
+  }
   const a2 = ra === 1 ? reshape(a, [1, shapeOf(a)[0]!]) : a;
   const b2 = rb === 1 ? reshape(b, [shapeOf(b)[0]!, 1]) : b;
   let out: Value = bind1(matmulP, [a2, b2]);

@@ -1,12 +1,12 @@
 /** Reductions: sum (linear), max; mean, argmax and friends built on them. */
-import { ShapeError } from '../core/errors.js';
+import { DTypeError, ShapeError } from '../core/errors.js';
 import type { Aval } from '../core/ir.js';
 import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { sizeOf } from '../core/tensor.js';
-import { bind1 } from '../core/trace.js';
+import { avalOf, bind1 } from '../core/trace.js';
 import { astype, div, equal, mul, sub } from './elementwise.js';
 import { broadcastTo, reshape } from './shape.js';
-import { dtypeOf, fmtShape, normAxis, shapeOf } from './util.js';
+import { dtypeOf, fmtShape, normAxis, requireFloat, shapeOf } from './util.js';
 
 type ReduceParams = { axes: number[]; keepdims: boolean };
 
@@ -21,7 +21,11 @@ const keptShape = (s: readonly number[], axes: number[]) => s.map((d, i) => (axe
 
 export const reduceSumP = definePrimitive<ReduceParams>({
   name: 'reduceSum',
-  shape: ([x], p) => [reducedAval('sum', x!, p)],
+  shape: ([x], p) => {
+    // onnxruntime has no ReduceSum for bool
+    if (x!.dtype === 'bool') throw new DTypeError(`sum: cannot add bool values ${fmtShape(x!.shape)}. Count them with np.sum(np.astype(x, 'float32')).`);
+    return [reducedAval('sum', x!, p)];
+  },
   lower: (ctx, [x], p) => [ctx.op('ReduceSum', [x!, ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })],
   jvp: ([x], [dx], p) => [[sum(x!, p.axes, p.keepdims)], [dx && sum(dx, p.axes, p.keepdims)]],
   transpose: ([ct], [x], p) => {
@@ -69,6 +73,8 @@ export function max(x: Value, axis?: number | readonly number[], keepdims = fals
   return bind1(reduceMaxP, [x], { axes, keepdims });
 }
 export function mean(x: Value, axis?: number | readonly number[], keepdims = false): Value {
+  // an integer mean would silently round (integer division)
+  requireFloat('mean', avalOf(x));
   const axes = axesOf('mean', x, axis);
   const n = sizeOf(axes.map((a) => shapeOf(x)[a]!));
   return div(sum(x, axes, keepdims), n);

@@ -5,7 +5,7 @@ import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { type Shape, sizeOf } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { sum } from './reduce.js';
-import { type ArrayLike, dtypeOf, fmtShape, lift, normAxis, shapeOf, shapesEqual } from './util.js';
+import { type ArrayLike, dtypeOf, fmtShape, lift, normAxis, sameDType, shapeOf, shapesEqual } from './util.js';
 
 // ---- full: a constant-filled tensor (no inputs) -------------------------------------------
 export const fullP = definePrimitive<{ shape: number[]; value: number; dtype: DType }>({
@@ -35,7 +35,15 @@ export function reshape(x: ArrayLike, shape: readonly number[]): Value {
   const [v] = lift(x);
   const from = shapeOf(v!);
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const resolved = shape.map((d) => (d === -1 ? sizeOf(from) / Math.max(known, 1) : d));
+  const free = shape.filter((d) => d === -1).length;
+  const inferred = sizeOf(from) / known;
+  if (free > 1 || shape.some((d) => d !== -1 && (!Number.isInteger(d) || d < 0)) || (free === 1 && !Number.isInteger(inferred))) {
+    throw new ShapeError(
+      `reshape: cannot reshape ${fmtShape(from)} (${sizeOf(from)} elements) to ${fmtShape(shape)}: ` +
+        'give non-negative sizes with at most one -1, whose product divides the element count',
+    );
+  }
+  const resolved = shape.map((d) => (d === -1 ? inferred : d));
   if (shapesEqual(from, resolved)) return v!;
   return bind1(reshapeP, [v!], { shape: resolved });
 }
@@ -108,10 +116,11 @@ export const concatP = definePrimitive<{ axis: number }>({
   name: 'concat',
   shape: (xs, p) => {
     const s0 = xs[0]!.shape;
+    sameDType('concat', xs);
     let total = 0;
     for (const x of xs) {
-      if (x.dtype !== xs[0]!.dtype || x.shape.length !== s0.length || x.shape.some((d, i) => i !== p.axis && d !== s0[i])) {
-        throw new ShapeError(`concat: along axis ${p.axis}, inputs ${xs.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(', ')} must agree on every other axis and dtype`);
+      if (x.shape.length !== s0.length || x.shape.some((d, i) => i !== p.axis && d !== s0[i])) {
+        throw new ShapeError(`concat: along axis ${p.axis}, inputs ${xs.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(', ')} must agree on every other axis`);
       }
       total += x.shape[p.axis]!;
     }

@@ -53,7 +53,13 @@ export function requireFloat(op: string, a: Aval): void {
 export function lift(...xs: ArrayLike[]): Value[] {
   const ref = xs.find(isValue);
   const dtype: DType = ref ? avalOf(ref).dtype : 'float32';
-  return xs.map((x) => (typeof x === 'number' ? full([], x, dtype) : x));
+  return xs.map((x) => {
+    if (typeof x !== 'number') return x;
+    if ((dtype === 'int64' || dtype === 'int32') && !Number.isInteger(x)) {
+      throw new DTypeError(`the number ${x} cannot combine with an ${dtype} operand without losing its fraction. Convert the operand first: np.astype(x, 'float32').`);
+    }
+    return full([], x, dtype);
+  });
 }
 
 export function normAxis(op: string, axis: number, rank: number): number {
