@@ -16,12 +16,12 @@ describe('customVjp', () => {
 
   it('computes the primal function', async () => {
     const y = await jit((x: any) => tanhScaled(x))(x);
-    y.toArray().forEach((v, i) => expect(v).toBeCloseTo(Math.tanh(xs[i]!), 12));
+    y.toArray().forEach((v: number, i: number) => expect(v).toBeCloseTo(Math.tanh(xs[i]!), 12));
   });
 
   it('uses the user rule under grad, also inside jit', async () => {
     const g = await jit(grad((x: any) => np.sum(tanhScaled(x))))(x);
-    g.toArray().forEach((v, i) => expect(v).toBeCloseTo(2 * (1 - Math.tanh(xs[i]!) ** 2), 12));
+    g.toArray().forEach((v: number, i: number) => expect(v).toBeCloseTo(2 * (1 - Math.tanh(xs[i]!) ** 2), 12));
   });
 
   it('composes with surrounding operations (chain rule through the rule)', async () => {
