@@ -118,7 +118,7 @@ export const linearSolveP = definePrimitive<LinearParams>({
 
 function linearSolve(rhs: Value, zStar: Value, args: Value[], p: LinearParams, label: string): Value {
   const outs = bind(linearSolveP, [rhs, zStar, ...args], p);
-  tap(label, outs.slice(1, 5));
+  tap(label, outs.slice(1));
   return outs[0]!;
 }
 
@@ -143,7 +143,7 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     const b = zShape[0]!;
     const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
     const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
-    tap('fixedPoint.forward', statsList(stats).slice(0, 4));
+    tap('fixedPoint.forward', statsList(stats));
     return { value: np.reshape(z, zShape), stats };
   }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
@@ -159,7 +159,7 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
   const detach = backward !== 'implicit';
   const outs = bind(fixedPointP, [z0, ...(detach ? allArgs.map((a) => np.stopGradient(a)) : allArgs)], params);
   const stats = statsOf(outs.slice(1));
-  tap('fixedPoint.forward', outs.slice(1, 5));
+  tap('fixedPoint.forward', outs.slice(1));
   let value: Value = outs[0]!;
   if (backward === 'jfb') {
     value = evalGraph(graph, [np.stopGradient(value), ...allArgs])[0]!;
@@ -174,4 +174,13 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     value = z;
   }
   return { value, stats };
+}
+
+/**
+ * customRoot(g, z0, args): z* with g(z*, ...args) = 0, differentiated implicitly
+ * (∂z* / ∂θ = −(∂g/∂z)⁻¹ ∂g/∂θ). It is the fixed point of z ↦ z − g(z), whose implicit rule is
+ * exactly that; the default solver is Newton's method.
+ */
+export function customRoot(g: (z: Value, ...args: any[]) => Value, z0: Value, args: unknown[], opts: FixedPointOptions = {}): FixedPointResult {
+  return fixedPoint((z, ...a) => np.sub(z, g(z, ...a)), z0, args, { ...opts, solver: opts.solver ?? 'newton' });
 }

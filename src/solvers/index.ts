@@ -1,4 +1,4 @@
-export { fixedPoint, type FixedPointOptions, type FixedPointResult, type BackwardMode } from './fixedPoint.js';
+export { fixedPoint, customRoot, type FixedPointOptions, type FixedPointResult, type BackwardMode } from './fixedPoint.js';
 export { forwardIteration } from './forward.js';
 export { anderson, type AndersonOptions } from './anderson.js';
 export { broyden, type BroydenOptions } from './broyden.js';
