@@ -9,7 +9,7 @@ import type { Graph } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { Tensor, full } from '../core/tensor.js';
-import { avalOf, Tracer, traceGraph } from '../core/trace.js';
+import { avalOf, evalGraph, Tracer, traceGraph } from '../core/trace.js';
 import { autoJit, needsStaging } from './jit.js';
 import { jvpInterpret, zerosLike } from './jvp.js';
 import { vjpInterpret } from './transpose.js';
@@ -50,7 +50,7 @@ function gradMask(args: unknown[], argnums: number[], leaves: unknown[], dyn: nu
     if (!argnums.includes(owner[j]!)) return false;
     const a = avalOf(leaves[j] as Value);
     if (!isFloat(a.dtype)) {
-      throw new DTypeError(`grad: argument ${owner[j]} has a ${a.dtype} leaf [${a.shape}]; gradients are defined for float32/float64 only. Exclude it with argnums or make it float.`);
+      throw new DTypeError(`grad: argument ${owner[j]} has an ${a.dtype} leaf [${a.shape}]; gradients are defined for float32/float64 only. Exclude it with argnums or make it float.`);
     }
     return true;
   });
@@ -104,14 +104,14 @@ export function grad<F extends (...args: any[]) => any>(f: F, opts: GradOptions 
  * are arrays of arguments with the same structure.
  */
 export function jvp(f: (...args: any[]) => any, primals: unknown[], tangents: unknown[]): any {
-  const staged = (ps: unknown[], ts: unknown[]) => {
+  const staged = memo(jvpStaged, f, () => (ps: unknown[], ts: unknown[]) => {
     const { graph, captured, leaves, dyn, outDef } = traceArgs(f, ps);
     const [tl] = treeFlatten(ts);
     if (tl.length !== leaves.length) throw new TraceError('jvp: tangents must have the same structure as primals');
     const tans = [...dyn.map((j) => (isDyn(tl[j]) && isFloat(avalOf(leaves[j] as Value).dtype) ? (tl[j] as Value) : null)), ...captured.map(() => null)];
     const [outs, touts] = jvpInterpret(graph, [...dyn.map((j) => leaves[j] as Value), ...captured], tans);
     return [treeUnflatten(outDef, outs), treeUnflatten(outDef, touts.map((t, i) => t ?? zerosLike(outs[i]!)))];
-  };
+  });
   return needsStaging([primals, tangents]) ? staged(primals, tangents) : autoJit(staged)(primals, tangents);
 }
 
@@ -120,14 +120,14 @@ export function jvp(f: (...args: any[]) => any, primals: unknown[], tangents: un
  * transposed graph to the trace; outside, it returns a Promise and the pullback is compiled too.
  */
 export function vjp(f: (...args: any[]) => any, ...primals: unknown[]): any {
-  const pullbackFn = (ps: unknown[], cts: unknown) => {
+  const pullbackFn = memo(vjpStaged, f, () => (ps: unknown[], cts: unknown) => {
     const { graph, captured, leaves, dyn, outDef } = traceArgs(f, ps);
     const mask = [...dyn.map((j) => isFloat(avalOf(leaves[j] as Value).dtype)), ...captured.map(() => false)];
     const [ctl] = treeFlatten(cts);
     const [outs, grads] = vjpInterpret(graph, mask, [...dyn.map((j) => leaves[j] as Value), ...captured], ctl as Value[]);
     const argnums = ps.map((_, i) => i);
     return [treeUnflatten(outDef, outs), gradsTree(ps, argnums.length === 1 ? [0] : argnums, leaves, dyn, mask, grads)];
-  };
+  });
   if (needsStaging(primals)) {
     const { graph, captured, leaves, dyn, outDef } = traceArgs(f, primals);
     const out = treeUnflatten(outDef, inlineOuts(graph, [...dyn.map((j) => leaves[j] as Value), ...captured]));
@@ -148,5 +148,13 @@ export function vjp(f: (...args: any[]) => any, ...primals: unknown[]): any {
   })();
 }
 
-import { evalGraph } from '../core/trace.js';
 const inlineOuts = (g: Graph, xs: Value[]) => evalGraph(g, xs);
+
+/** One staged function per user function, so repeated top-level calls hit the compile cache. */
+const jvpStaged = new WeakMap<object, (...a: any[]) => unknown>();
+const vjpStaged = new WeakMap<object, (...a: any[]) => unknown>();
+function memo<T extends (...a: any[]) => unknown>(cache: WeakMap<object, (...a: any[]) => unknown>, f: object, make: () => T): T {
+  let s = cache.get(f);
+  if (!s) cache.set(f, (s = make()));
+  return s as T;
+}
