@@ -1,0 +1,25 @@
+/**
+ * onnxruntime-node's WebGPU execution provider, on a software Vulkan driver (SwiftShader, shipped
+ * with Debian's chromium) when no GPU is present: checks correctness, not speed.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const available = existsSync(icd);
+if (!available) console.warn(`webgpu test skipped: ${icd} not found (apt-get install chromium)`);
+
+describe.skipIf(!available)('webgpu execution provider (onnxruntime-node)', () => {
+  it('runs a compiled fixed-point solve on webgpu and matches the cpu result', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/webgpu-child.ts'], {
+      env: { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? icd, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}` },
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.provider).toBe('webgpu');
+    expect(r.itersGpu).toBe(r.itersCpu);
+    expect(r.diff).toBeLessThan(1e-5);
+  });
+});
