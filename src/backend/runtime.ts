@@ -35,7 +35,7 @@ export interface Session {
   release(): Promise<void>;
 }
 
-let defaults: RuntimeOptions = { runtime: 'node', executionProviders: ['cpu'], intraOpNumThreads: 1, allowSpinning: false };
+let defaults: RuntimeOptions = { runtime: 'node', intraOpNumThreads: 1, allowSpinning: false };
 
 /** Set the options used when a transform compiles without explicit runtime options. */
 export function setRuntimeDefaults(opts: RuntimeOptions): void {
@@ -70,6 +70,19 @@ const ortTypeOf: Record<string, DType> = { float32: 'float32', float64: 'float64
 export function toOrt(ort: Ort, t: Tensor): unknown {
   return new ort.Tensor(t.dtype, t.data, [...t.shape]);
 }
+
+/**
+ * onnxruntime tensors wrap the host tensor's memory without copying, so one wrapper per host tensor
+ * is kept and reused: repeated calls with the same parameters skip onnxruntime's tensor validation.
+ */
+const ortTensors = new WeakMap<Ort, WeakMap<Tensor, unknown>>();
+function ortTensorOf(ort: Ort, t: Tensor): unknown {
+  let m = ortTensors.get(ort);
+  if (!m) ortTensors.set(ort, (m = new WeakMap()));
+  let o = m.get(t);
+  if (!o) m.set(t, (o = toOrt(ort, t)));
+  return o;
+}
 export function fromOrt(x: any): Tensor {
   const dtype = ortTypeOf[x.type];
   if (!dtype) throw new OnnxError(`output of type ${x.type} is not supported`);
@@ -80,7 +93,7 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   const o = { ...defaults, ...opts };
   const runtime = o.runtime ?? 'node';
   const ort = await loadOrt(runtime);
-  const eps = o.executionProviders?.length ? o.executionProviders : [runtime === 'node' ? 'cpu' : 'wasm'];
+  const eps = providerList(runtime, o.executionProviders);
   const errors: string[] = [];
   for (let i = 0; i < eps.length; i++) {
     const tryEps = eps.slice(i);
@@ -103,6 +116,14 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   throw new OnnxError(`could not create an onnxruntime-${runtime} session with any of [${eps.join(', ')}]: ${errors.join('; ')}`);
 }
 
+/** The EPs to try: onnxruntime-web calls its CPU provider 'wasm', so 'cpu' is accepted there too. */
+function providerList(runtime: RuntimeName, eps: string[] | undefined): string[] {
+  const cpu = runtime === 'node' ? 'cpu' : 'wasm';
+  if (!eps?.length) return [cpu];
+  const mapped = eps.map((e) => (runtime === 'web' && e === 'cpu' ? 'wasm' : e));
+  return mapped.filter((e, i) => mapped.indexOf(e) === i);
+}
+
 function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): Session {
   const inputNames: string[] = s.inputNames;
   const outputNames: string[] = s.outputNames;
@@ -115,7 +136,7 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): 
     async run(inputs) {
       if (inputs.length !== inputNames.length) throw new OnnxError(`session takes ${inputNames.length} inputs, got ${inputs.length}`);
       const feeds: Record<string, unknown> = {};
-      inputNames.forEach((n, i) => { feeds[n] = toOrt(ort, inputs[i]!); });
+      inputNames.forEach((n, i) => { feeds[n] = ortTensorOf(ort, inputs[i]!); });
       const out = await s.run(feeds);
       return outputNames.map((n) => fromOrt(out[n]));
     },

@@ -5,7 +5,7 @@
  */
 import { allFinite, Tensor } from '../core/tensor.js';
 import { NonFiniteError, TraceError } from '../core/errors.js';
-import { avalKey, type Graph } from '../core/ir.js';
+import { type Aval, avalKey, type Graph } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
 import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { isTracing, Tracer, traceGraph } from '../core/trace.js';
@@ -112,18 +112,28 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     }
     return c;
   };
+  // the signature of the previous call: a repeat call skips building the signature string
+  let last: { def: TreeDef; leaves: unknown[]; compiled: Compiled } | undefined;
   const jitted = ((...args: unknown[]) => {
-    if (isTracing() || treeFlatten(args)[0].some((l) => l instanceof Tracer)) return fn(...args);
+    if (isTracing()) return fn(...args);
+    const [leaves, def] = treeFlatten(args);
+    if (leaves.some((l) => l instanceof Tracer)) return fn(...args);
     return (async () => {
-      const c = await compile(...args);
-      const [leaves] = treeFlatten(args);
+      let c: Compiled;
+      if (last && sameSignature(last.def, last.leaves, def, leaves)) c = last.compiled;
+      else {
+        c = await compile(...args);
+        last = { def, leaves: leaves.map((l) => (l instanceof Tensor ? { shape: l.shape, dtype: l.dtype } : l)), compiled: c };
+      }
       const inputs = leaves.filter((l): l is Tensor => l instanceof Tensor);
       if (opts.checkFinite !== false) checkInputs(args, leaves);
       const outs = await c.session.run(inputs);
-      const taps: TapValues = {};
-      let k = c.nOut;
-      for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
-      jitted.lastTaps = taps;
+      if (c.taps.length) {
+        const taps: TapValues = {};
+        let k = c.nOut;
+        for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
+        jitted.lastTaps = taps;
+      } else if (Object.keys(jitted.lastTaps).length) jitted.lastTaps = {};
       return treeUnflatten(c.outDef, outs.slice(0, c.nOut));
     })();
   }) as unknown as Jitted<F>;
@@ -136,10 +146,43 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
 
 const sanitize = (s: string) => s.replace(/[^A-Za-z0-9_.]/g, '_');
 
+/** Same pytree structure, same avals of tensor leaves, same static leaves. */
+function sameSignature(defA: TreeDef, leavesA: unknown[], defB: TreeDef, leavesB: unknown[]): boolean {
+  if (leavesA.length !== leavesB.length || !sameTreeDef(defA, defB)) return false;
+  for (let i = 0; i < leavesA.length; i++) {
+    const a = leavesA[i];
+    const b = leavesB[i];
+    if (b instanceof Tensor) {
+      if (!a || typeof a !== 'object') return false;
+      const { shape, dtype } = a as Aval;
+      if (dtype !== b.dtype || shape.length !== b.shape.length) return false;
+      for (let d = 0; d < shape.length; d++) if (shape[d] !== b.shape[d]) return false;
+    } else if (a !== b) return false;
+  }
+  return true;
+}
+function sameTreeDef(a: TreeDef, b: TreeDef): boolean {
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'leaf' || a.kind === 'none') return true;
+  const bc = (b as typeof a).children;
+  if (a.children.length !== bc.length) return false;
+  if (a.kind === 'object' && a.keys.some((k, i) => k !== (b as typeof a).keys[i])) return false;
+  return a.children.every((c, i) => sameTreeDef(c, bc[i]!));
+}
+
+/**
+ * Tensors already found finite. Tensors are immutable by convention, so each is checked once;
+ * a training loop that feeds new tensors pays one pass over each, a repeated call pays nothing.
+ */
+const knownFinite = new WeakSet<Tensor>();
+
 function checkInputs(args: unknown[], leaves: unknown[]): void {
   for (let i = 0; i < leaves.length; i++) {
     const l = leaves[i];
-    if (l instanceof Tensor && !allFinite(l)) {
+    if (!(l instanceof Tensor) || knownFinite.has(l)) continue;
+    if (allFinite(l)) knownFinite.add(l);
+    else {
       const path = leafPaths(args)[i];
       throw new NonFiniteError(
         `input ${path} (${l.dtype}[${l.shape}]) holds NaN or Inf, which would poison every result. ` +

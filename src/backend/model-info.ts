@@ -1,0 +1,109 @@
+/**
+ * Reading ONNX ModelProto bytes safely: decoding with onnx-proto, structural checks that catch
+ * truncated or foreign files before onnxruntime sees them, and TensorProto → host Tensor.
+ */
+import onnxProto from 'onnx-proto';
+import { type DType, dtypeFromOnnx } from '../core/dtype.js';
+import { OnnxError } from '../core/errors.js';
+import { Tensor, sizeOf } from '../core/tensor.js';
+
+const { onnx } = onnxProto;
+
+export type ModelProto = InstanceType<typeof onnx.ModelProto>;
+export type GraphProto = InstanceType<typeof onnx.GraphProto>;
+export type NodeProto = InstanceType<typeof onnx.NodeProto>;
+export type TensorProto = InstanceType<typeof onnx.TensorProto>;
+export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
+
+/** A graph input or output: a null dimension is symbolic (any size). */
+export interface TensorInfo {
+  name: string;
+  shape: (number | null)[];
+  dtype: DType;
+}
+
+/** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
+export function toNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (x && typeof (x as { toNumber?: unknown }).toNumber === 'function') return (x as { toNumber(): number }).toNumber();
+  return Number(x);
+}
+
+/** Decode and structurally check a model; `what` names the source in errors. */
+export function decodeModel(bytes: Uint8Array, what: string): ModelProto {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new OnnxError(`${what}: empty, not an ONNX model`);
+  let m: ModelProto;
+  try {
+    m = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new OnnxError(`${what}: not a valid ONNX model (truncated, or not protobuf: ${(e as Error).message}). Re-export or re-download the file.`);
+  }
+  const g = m.graph;
+  if (!g || toNumber(m.irVersion) <= 0) {
+    throw new OnnxError(`${what}: decodes as protobuf but has no ONNX graph or IR version; the file is truncated or not an ONNX model.`);
+  }
+  if (!m.opsetImport?.length) throw new OnnxError(`${what}: no opset import; the file is truncated or not an ONNX model.`);
+  if (!g.output?.length) throw new OnnxError(`${what}: the graph has no outputs (truncated file?)`);
+  for (const n of g.node ?? []) {
+    if (!n.opType) throw new OnnxError(`${what}: a node without an op type: the file is damaged`);
+  }
+  return m;
+}
+
+/** The default-domain opset version a model imports. */
+export function defaultOpset(m: ModelProto): number {
+  const d = m.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return d ? toNumber(d.version) : 0;
+}
+
+export function valueInfoOf(v: { name?: string | null; type?: any }, what: string): TensorInfo {
+  const tt = v.type?.tensorType;
+  const dtype = tt ? dtypeFromOnnx(tt.elemType ?? 0) : undefined;
+  if (!dtype) throw new OnnxError(`${what}: value ${v.name} has an unsupported type (only float32, float64, int64, int32, bool tensors)`);
+  const dims = tt.shape?.dim ?? [];
+  return {
+    name: v.name ?? '',
+    dtype,
+    shape: dims.map((d: any) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : null)),
+  };
+}
+
+/** Inputs (without initializers), outputs and opset of a decoded model. */
+export function describeModel(m: ModelProto, what: string): { inputs: TensorInfo[]; outputs: TensorInfo[]; opset: number } {
+  const g = m.graph!;
+  const init = new Set((g.initializer ?? []).map((t) => t.name));
+  return {
+    inputs: (g.input ?? []).filter((v) => !init.has(v.name)).map((v) => valueInfoOf(v, what)),
+    outputs: (g.output ?? []).map((v) => valueInfoOf(v, what)),
+    opset: defaultOpset(m),
+  };
+}
+
+/** TensorProto → host Tensor (raw little-endian data or the typed repeated fields). */
+export function tensorFromProto(t: TensorProto, what: string): Tensor {
+  const dtype = dtypeFromOnnx(t.dataType ?? 0);
+  if (!dtype) throw new OnnxError(`${what}: tensor ${t.name} has ONNX data type ${t.dataType}, which is not supported (float32, float64, int64, int32, bool)`);
+  if (t.dataLocation === 1 || t.externalData?.length) {
+    throw new OnnxError(`${what}: tensor ${t.name} keeps its data in an external file; save the model with the data inside it`);
+  }
+  const shape = (t.dims ?? []).map(toNumber);
+  const size = sizeOf(shape);
+  const out = new Tensor(dtype, shape);
+  const raw = t.rawData;
+  if (raw && raw.length) {
+    const need = size * out.data.BYTES_PER_ELEMENT;
+    if (raw.length !== need) throw new OnnxError(`${what}: tensor ${t.name} has ${raw.length} bytes of data, shape [${shape}] needs ${need}`);
+    new Uint8Array(out.data.buffer).set(raw);
+    return out;
+  }
+  const field: unknown[] =
+    dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data;
+  if ((field?.length ?? 0) !== size) {
+    throw new OnnxError(`${what}: tensor ${t.name} has ${field?.length ?? 0} values, shape [${shape}] needs ${size}`);
+  }
+  for (let i = 0; i < size; i++) {
+    if (dtype === 'int64') (out.data as BigInt64Array)[i] = BigInt(toNumber(field[i]));
+    else (out.data as Float64Array)[i] = toNumber(field[i]);
+  }
+  return out;
+}
