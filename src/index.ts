@@ -15,3 +15,5 @@ export { exportOnnx, toOnnx, loadOnnx, type ExportOptions, type ExampleArgs, typ
 export { importOnnx, type ImportedModel } from './backend/import.js';
 export * from './solvers/index.js';
 export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
+export * as nn from './nn/index.js';
+export * as train from './train/index.js';

@@ -1,0 +1,86 @@
+/** `deq plot`: forward and backward residual per iteration (the tutorial's semilog figure), as SVG and PNG. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { Rng } from '../core/random.js';
+import type { Tensor } from '../core/tensor.js';
+import { defaultDeqOptions, makeModel, modelNames, type ModelName } from '../nn/models.js';
+import type { DeqOptions, SolverName } from '../nn/deq.js';
+import { loadCheckpoint, writeFileAtomic } from '../train/checkpoint.js';
+import { loadData, take } from '../train/data.js';
+import { CHECKPOINT_FILE, type TrainConfig } from '../train/run.js';
+import type { CommandSpec, Parsed } from './args.js';
+import { PALETTE, semilogChart } from './chart.js';
+import type { CliIo } from './io.js';
+import { encodePng, rasterise } from './png.js';
+import { residualTraces } from './residuals.js';
+import { chartToSvg } from './svg.js';
+
+export const plotSpec: CommandSpec = {
+  name: 'plot',
+  summary: 'Plot the forward and backward residual per iteration of the DEQ layer (semilog y) as residuals.svg and residuals.png.',
+  usage: 'deq plot [--out DIR] [options]',
+  flags: [
+    { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train); the plots are written there` },
+    { name: 'model', kind: 'string', choices: modelNames, help: 'model to plot when --out holds no checkpoint (an untrained model; default mlp)' },
+    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton'], help: 'forward solver (default: the one the checkpoint was trained with)' },
+    { name: 'tol', kind: 'number', value: 'X', default: '1e-6', help: 'relative residual at which each solve stops' },
+    { name: 'max-iter', kind: 'int', value: 'N', default: '60', help: 'iteration limit of each solve' },
+    { name: 'batch', kind: 'int', value: 'N', default: '100', help: 'test images solved together' },
+    { name: 'seed', kind: 'int', value: 'N', default: '0', help: 'seed of the random backward cotangent' },
+  ],
+  examples: ['deq plot --out deq-run', 'deq plot --out fresh --model mlp --solver forward'],
+};
+
+export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
+  const out = (f.out as string | undefined) ?? 'deq-run';
+  const ckPath = join(out, CHECKPOINT_FILE);
+  let config: Partial<TrainConfig> = {};
+  let trees: { params?: unknown; state?: unknown } = {};
+  let source = 'untrained';
+  if (existsSync(ckPath)) {
+    const ck = loadCheckpoint(ckPath);
+    if (E.isLeft(ck)) { io.err(`deq plot: ${ck.left.message}`); return 2; }
+    config = ck.right.meta.config as TrainConfig;
+    trees = ck.right.trees as typeof trees;
+    source = `trained, ${(ck.right.meta.history as unknown[]).length} epochs`;
+    if (f.model !== undefined && f.model !== config.model) {
+      io.err(`deq plot: ${ckPath} holds a ${config.model} model; drop --model or use another --out`);
+      return 2;
+    }
+  } else {
+    io.out(`no ${CHECKPOINT_FILE} in ${out}: plotting an untrained model (run deq train --out ${out} first for a trained one)`);
+  }
+  const modelName = (config.model ?? (f.model as ModelName | undefined) ?? 'mlp') as ModelName;
+  const data = loadData(config.dataSpec ?? 'mnist');
+  if (E.isLeft(data)) { io.err(`deq plot: ${data.left.message}`); return 2; }
+  const batch = (f.batch as number | undefined) ?? 100;
+  const x = take(data.right.test, batch).images;
+  const [, c, h] = x.shape as [number, number, number, number];
+  const trainedDeq = config.deq === false ? {} : config.deq ?? {};
+  const model = makeModel(modelName, trainedDeq, { channels: c, size: h });
+  const init = model.init(new Rng(config.seed ?? 0));
+  const params = trees.params ?? init.params;
+  const state = trees.state ?? init.state;
+  const deq: DeqOptions = {
+    ...defaultDeqOptions[modelName],
+    ...(model.deq || {}),
+    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : defaultDeqOptions[modelName].solver),
+    tol: (f.tol as number | undefined) ?? 1e-6,
+    maxIter: (f['max-iter'] as number | undefined) ?? 60,
+  };
+  deq.backwardTol = deq.tol;
+  deq.backwardMaxIter = deq.maxIter;
+  const traces = await residualTraces(model, params, state, x as Tensor, deq, {}, (f.seed as number | undefined) ?? 0);
+  const chart = semilogChart(
+    [{ name: 'Forward', values: traces.forward, color: PALETTE[0]! }, { name: 'Backward', values: traces.backward, color: PALETTE[1]! }],
+    { title: `${modelName} (${source}) · ${deq.solver} · batch ${batch}`, xLabel: 'Iteration', yLabel: 'Relative residual' },
+  );
+  writeFileAtomic(join(out, 'residuals.svg'), chartToSvg(chart));
+  writeFileAtomic(join(out, 'residuals.png'), encodePng(rasterise(chart)));
+  writeFileAtomic(join(out, 'residuals.json'), `${JSON.stringify({ model: modelName, solver: deq.solver, tol: deq.tol, ...traces }, null, 2)}\n`);
+  const last = (v: number[]) => (v.length ? v[v.length - 1]!.toExponential(2) : '-');
+  io.out(`forward: ${traces.forward.length} iterations to ${last(traces.forward)}; backward: ${traces.backward.length} iterations to ${last(traces.backward)}`);
+  io.out(`wrote ${join(out, 'residuals.svg')}, ${join(out, 'residuals.png')} and residuals.json`);
+  return 0;
+}

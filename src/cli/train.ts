@@ -1,0 +1,150 @@
+/** `deq train`: train a model on MNIST-format data, with a checkpoint per epoch. */
+import * as E from 'fp-ts/lib/Either.js';
+import { InputError } from '../core/errors.js';
+import type { RuntimeOptions } from '../backend/runtime.js';
+import type { BackwardMode, DeqOptions, SolverName } from '../nn/deq.js';
+import { defaultDeqOptions, modelNames, type ModelName } from '../nn/models.js';
+import { loadData } from '../train/data.js';
+import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, CHECKPOINT_FILE } from '../train/run.js';
+import { type CommandSpec, type Parsed } from './args.js';
+import { epochLine, metricsTable, progressBar } from './format.js';
+import type { CliIo } from './io.js';
+
+/**
+ * Defaults measured on the bundled digits (seed 0, 2 shared cores): Adam 2e-3 with cosine annealing
+ * and gradient clipping at norm 2 reached 5.85% test error in 12 epochs (about 50 s). Without clipping
+ * the DEQ lost its contraction after ~6 epochs (test error jumping to 14%); the tutorial's SGD
+ * 0.1 → 0.01 reached 6.05% in 10 epochs and became unstable by epoch 13.
+ */
+export const TRAIN_DEFAULTS = {
+  model: 'mlp' as ModelName,
+  optimizer: 'adam' as OptimizerName,
+  schedule: 'cosine' as ScheduleName,
+  lr: { sgd: 0.1, adam: 2e-3 },
+  clipNorm: { sgd: undefined, adam: 2 } as Record<OptimizerName, number | undefined>,
+  epochs: 12,
+  batch: 100,
+  seed: 0,
+  out: 'deq-run',
+};
+
+export const trainSpec: CommandSpec = {
+  name: 'train',
+  summary: 'Train a Deep Equilibrium Model on MNIST digits (a checkpoint and metrics.json are written to --out after every epoch).',
+  usage: 'deq train [options]',
+  flags: [
+    { name: 'model', kind: 'string', choices: modelNames, default: 'mlp', help: 'mlp: Linear → DEQ(tanh cell) → Linear; mlp-newton: the same solved by Newton; conv: Conv → BatchNorm → DEQ(ResNet cell) → BatchNorm → AvgPool → Linear' },
+    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton'], help: 'forward solver (default: anderson; newton for mlp-newton)' },
+    { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: 'gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations' },
+    { name: 'phantom-steps', kind: 'int', value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
+    { name: 'tol', kind: 'number', value: 'X', help: 'relative residual at which a solve stops (default: 1e-4; conv 1e-2)' },
+    { name: 'max-iter', kind: 'int', value: 'N', help: 'iteration limit of a solve (default: 50; mlp-newton 40; conv 25)' },
+    { name: 'epochs', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.epochs), help: 'training epochs' },
+    { name: 'batch', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.batch), help: 'batch size' },
+    { name: 'optimizer', kind: 'string', choices: ['sgd', 'adam'], default: TRAIN_DEFAULTS.optimizer, help: 'optimizer' },
+    { name: 'schedule', kind: 'string', choices: ['cosine', 'step', 'constant'], default: TRAIN_DEFAULTS.schedule, help: "learning-rate schedule; step is the tutorial's ×0.1 at epoch 5" },
+    { name: 'lr', kind: 'number', value: 'X', help: 'learning rate (default: 0.002 for adam, 0.1 for sgd)' },
+    { name: 'weight-decay', kind: 'number', value: 'X', default: '0', help: 'weight decay (decoupled for adam)' },
+    { name: 'clip-norm', kind: 'number', value: 'X', help: 'clip the global gradient norm to X; 0 turns clipping off (default: 2 for adam, none for sgd)' },
+    { name: 'data', kind: 'string', value: 'mnist|DIR', default: 'mnist', help: 'mnist: the bundled 10,000 digits split 8,000/2,000; or a folder with MNIST-format idx files (train-images-idx3-ubyte[.gz], …)' },
+    { name: 'train-limit', kind: 'int', value: 'N', help: 'use only the first N training samples' },
+    { name: 'test-limit', kind: 'int', value: 'N', help: 'use only the first N test samples' },
+    { name: 'runtime', kind: 'string', choices: ['node', 'web'], default: 'node', help: 'onnxruntime-node or onnxruntime-web (wasm)' },
+    { name: 'ep', kind: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: 'cpu', help: 'execution provider (falls back to cpu when it cannot load; the provider used is printed)' },
+    { name: 'threads', kind: 'int', value: 'N', default: '1', help: 'onnxruntime intra-op threads' },
+    { name: 'seed', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.seed), help: 'seed for initialisation and shuffling' },
+    { name: 'out', kind: 'string', value: 'DIR', default: TRAIN_DEFAULTS.out, help: `folder for ${CHECKPOINT_FILE} and metrics.json` },
+    { name: 'resume', kind: 'bool', help: 'continue from the checkpoint in --out' },
+  ],
+  examples: [
+    'deq train',
+    'deq train --solver forward --backward jfb --epochs 5',
+    'deq train --model conv --epochs 2 --batch 50 --out conv-run',
+    "deq train --optimizer sgd --schedule step --epochs 10   # the tutorial's recipe",
+    'deq train --data /usr/share/datasets/fashion-mnist --epochs 3',
+    'deq train --out deq-run --resume --epochs 20',
+  ],
+};
+
+/** Flags → a training configuration and runtime options. */
+export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: TrainConfig; runtime: RuntimeOptions; data: string; out: string; resume: boolean }> {
+  const model = (f.model as ModelName | undefined) ?? TRAIN_DEFAULTS.model;
+  const optimizer = (f.optimizer as OptimizerName | undefined) ?? TRAIN_DEFAULTS.optimizer;
+  const backwardFlag = (f.backward as string | undefined) ?? 'implicit';
+  const phantomSteps = (f['phantom-steps'] as number | undefined) ?? 5;
+  if (phantomSteps < 1) return E.left(new InputError('deq train: --phantom-steps must be at least 1'));
+  if (f['phantom-steps'] !== undefined && backwardFlag !== 'phantom') {
+    return E.left(new InputError('deq train: --phantom-steps only applies with --backward phantom; add --backward phantom'));
+  }
+  const backward: BackwardMode = backwardFlag === 'phantom' ? { phantom: phantomSteps } : (backwardFlag as BackwardMode);
+  const deq: Partial<DeqOptions> = {
+    solver: f.solver as SolverName | undefined,
+    tol: f.tol as number | undefined,
+    maxIter: f['max-iter'] as number | undefined,
+    backward,
+  };
+  if (deq.tol !== undefined && !(deq.tol > 0)) return E.left(new InputError('deq train: --tol must be positive, e.g. --tol 1e-4'));
+  if (deq.maxIter !== undefined && deq.maxIter < 1) return E.left(new InputError('deq train: --max-iter must be at least 1'));
+  const ep = (f.ep as string | undefined) ?? 'cpu';
+  const runtimeName = (f.runtime as 'node' | 'web' | undefined) ?? 'node';
+  const cpu = runtimeName === 'web' ? 'wasm' : 'cpu';
+  const runtime: RuntimeOptions = {
+    runtime: runtimeName,
+    executionProviders: ep === 'cpu' ? [cpu] : [ep, cpu],
+    intraOpNumThreads: (f.threads as number | undefined) ?? 1,
+  };
+  const config: TrainConfig = {
+    model,
+    deq,
+    optimizer,
+    schedule: (f.schedule as ScheduleName | undefined) ?? TRAIN_DEFAULTS.schedule,
+    lr: (f.lr as number | undefined) ?? TRAIN_DEFAULTS.lr[optimizer],
+    weightDecay: (f['weight-decay'] as number | undefined) ?? 0,
+    clipNorm: f['clip-norm'] === 0 ? undefined : (f['clip-norm'] as number | undefined) ?? TRAIN_DEFAULTS.clipNorm[optimizer],
+    epochs: (f.epochs as number | undefined) ?? TRAIN_DEFAULTS.epochs,
+    batchSize: (f.batch as number | undefined) ?? TRAIN_DEFAULTS.batch,
+    seed: (f.seed as number | undefined) ?? TRAIN_DEFAULTS.seed,
+    trainLimit: f['train-limit'] as number | undefined,
+    testLimit: f['test-limit'] as number | undefined,
+  };
+  return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: Boolean(f.resume) });
+}
+
+const describeDeq = (model: ModelName, deq: Partial<DeqOptions>): string => {
+  const d = { ...defaultDeqOptions[model], ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as DeqOptions;
+  const bw = typeof d.backward === 'object' ? `phantom(${d.backward.phantom})` : d.backward;
+  return `solver ${d.solver} (tol ${d.tol}, max ${d.maxIter} iterations), backward ${bw}`;
+};
+
+export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
+  const parsed = trainConfigFromFlags(flags);
+  if (E.isLeft(parsed)) { io.err(parsed.left.message); return 2; }
+  const { config, runtime, data: dataSpec, out, resume } = parsed.right;
+  const t0 = performance.now();
+  const data = loadData(dataSpec);
+  if (E.isLeft(data)) { io.err(`deq train: ${data.left.message}`); return 2; }
+  const d = data.right;
+  io.out(`data: ${d.source}: ${d.train.labels.shape[0]} train / ${d.test.labels.shape[0]} test images`);
+  io.out(`model: ${config.model}, ${config.deq === false ? 'explicit layer' : describeDeq(config.model, config.deq)}`);
+  io.out(`training: ${config.optimizer} lr ${config.lr} (${config.schedule}${config.clipNorm ? `, clip ${config.clipNorm}` : ''}), ${config.epochs} epochs of batch ${config.batchSize}, seed ${config.seed}, onnxruntime-${runtime.runtime} [${runtime.executionProviders!.join(', ')}] → ${out}`);
+  const result = await trainRun({ ...config, dataSpec } as TrainConfig, d, {
+    outDir: out,
+    resume,
+    runtime,
+    onResume: (epoch) => io.out(`resuming from ${out}/${CHECKPOINT_FILE} after epoch ${epoch}`),
+    onProvider: (provider) => {
+      const wanted = runtime.executionProviders![0]!;
+      io.out(`execution provider: ${provider}${provider === wanted ? '' : ` (${wanted} could not load; fell back)`}`);
+    },
+    onBatch: (p) => { if (io.isTTY) io.status(progressBar(p.epoch + 1, config.epochs, p.batch, p.batches, p.loss)); },
+    onSkip: (epoch, batch, why) => io.err(`epoch ${epoch + 1} batch ${batch + 1}: skipped the update (${why}); params unchanged`),
+    onEpoch: (m) => io.out(epochLine(m, config.epochs)),
+  })();
+  if (E.isLeft(result)) { io.err(`deq train: ${result.left.message}`); return 1; }
+  const h = result.right.history;
+  io.out('');
+  io.out(metricsTable(h));
+  const last = h[h.length - 1];
+  if (last) io.out(`\nfinal test error ${(last.testError * 100).toFixed(2)}% · ${((performance.now() - t0) / 1000).toFixed(1)} s in all · checkpoint ${out}/${CHECKPOINT_FILE}`);
+  return 0;
+}

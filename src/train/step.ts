@@ -1,0 +1,103 @@
+/**
+ * The compiled training and evaluation steps. A training step is ONE jitted valueAndGrad graph
+ * (forward solve + implicit backward solve + loss); the optimizer update happens on the host and is
+ * skipped when anything came back non-finite or the forward solve diverged, so params never see NaN.
+ */
+import type { Tensor } from '../core/tensor.js';
+import { jit, type Jitted } from '../transforms/jit.js';
+import { valueAndGrad } from '../transforms/grad.js';
+import type { RuntimeOptions } from '../backend/runtime.js';
+import type { Value } from '../core/primitive.js';
+import type { Model } from '../nn/models.js';
+import { allFinite } from '../core/tensor.js';
+import { crossEntropyLoss, errorCount } from './losses.js';
+import { clipByGlobalNorm, type Optimizer, treeAllFinite } from './optim.js';
+
+/** What one solve reported, read back to the host. */
+export interface SolveReport {
+  iterations: number;
+  residual: number;
+  converged: boolean;
+  diverged: boolean;
+}
+
+export interface StepReport {
+  loss: number;
+  errors: number;
+  forward: SolveReport | null;
+  backward: SolveReport | null;
+  /** Why the update was skipped, or null when it was applied. */
+  skipped: string | null;
+  /** Global gradient norm before clipping (NaN when the step was skipped early). */
+  gradNorm: number;
+}
+
+interface StepAux { state: unknown; errors: Value; stats: Record<string, Value> | null }
+
+const num = (t: unknown): number => (t === undefined || t === null ? NaN : (t as Tensor).item());
+
+function forwardReport(stats: Record<string, unknown> | null | undefined): SolveReport | null {
+  if (!stats) return null;
+  return {
+    iterations: num(stats.iterations),
+    residual: num(stats.residual),
+    converged: num(stats.converged) !== 0,
+    diverged: stats.diverged !== undefined && num(stats.diverged) !== 0,
+  };
+}
+
+/** Backward taps arrive as [iterations, residual, relResidual, converged, ...]. */
+function backwardReport(taps: Tensor[][] | undefined): SolveReport | null {
+  const t = taps?.[0];
+  if (!t) return null;
+  return { iterations: num(t[0]), residual: num(t[1]), converged: num(t[3]) !== 0, diverged: t[4] !== undefined && num(t[4]) !== 0 };
+}
+
+export interface Trainer {
+  /** One step: returns the new params, model state and optimizer state (the old ones when skipped). */
+  step(params: unknown, state: unknown, optState: unknown, x: Tensor, y: Tensor, lr: number): Promise<{ params: unknown; state: unknown; optState: unknown; report: StepReport }>;
+  evaluate(params: unknown, state: unknown, x: Tensor, y: Tensor): Promise<{ loss: number; errors: number; forward: SolveReport | null }>;
+  readonly trainGraph: Jitted<any>;
+}
+
+export interface TrainerOptions {
+  /** Clip the global gradient norm to this value (default: no clipping). */
+  clipNorm?: number;
+}
+
+export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: RuntimeOptions = {}, opts: TrainerOptions = {}): Trainer {
+  const lossFn = (params: unknown, state: unknown, x: Value, y: Value): [Value, StepAux] => {
+    const out = model.apply(params, state, x, { train: true });
+    const stats = out.stats ? { ...out.stats } as unknown as Record<string, Value> : null;
+    return [crossEntropyLoss(out.logits, y), { state: out.state, errors: errorCount(out.logits, y), stats }];
+  };
+  const trainGraph = jit(valueAndGrad(lossFn, { hasAux: true }), { ...runtime, name: `${model.name}_train_step` });
+  const evalGraph = jit((params: unknown, state: unknown, x: Value, y: Value) => {
+    const out = model.apply(params, state, x, { train: false });
+    const stats = out.stats ? { ...out.stats } as unknown as Record<string, Value> : null;
+    return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats };
+  }, { ...runtime, name: `${model.name}_eval` });
+
+  return {
+    trainGraph,
+    async step(params, state, optState, x, y, lr) {
+      const [[loss, aux], grads] = (await trainGraph(params, state, x, y)) as [[Tensor, { state: unknown; errors: Tensor; stats: Record<string, Tensor> | null }], unknown];
+      const forward = forwardReport(aux.stats);
+      const backward = backwardReport(trainGraph.lastTaps['fixedPoint.backward']);
+      const report: StepReport = { loss: loss.item(), errors: aux.errors.item(), forward, backward, skipped: null, gradNorm: NaN };
+      if (!allFinite(loss)) report.skipped = 'non-finite loss';
+      else if (forward && (forward.diverged || !Number.isFinite(forward.residual))) report.skipped = 'forward solve diverged';
+      else if (!treeAllFinite(grads)) report.skipped = 'non-finite gradient';
+      else if (!treeAllFinite(aux.state)) report.skipped = 'non-finite model state';
+      if (report.skipped) return { params, state, optState, report };
+      const clipped = clipByGlobalNorm(grads, opts.clipNorm ?? Infinity);
+      report.gradNorm = clipped.norm;
+      const next = optimizer.update(params, clipped.grads, optState, lr);
+      return { params: next.params, state: aux.state, optState: next.state, report };
+    },
+    async evaluate(params, state, x, y) {
+      const out = (await evalGraph(params, state, x, y)) as { loss: Tensor; errors: Tensor; stats: Record<string, Tensor> | null };
+      return { loss: out.loss.item(), errors: out.errors.item(), forward: forwardReport(out.stats) };
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/cli.js';
+import type { CliIo } from '../src/cli/io.js';
+import { parseFlags } from '../src/cli/args.js';
+import { trainConfigFromFlags, trainSpec } from '../src/cli/train.js';
+import * as E from 'fp-ts/lib/Either.js';
+
+function capture(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
+}
+
+describe('deq help', () => {
+  it('lists the commands', async () => {
+    const io = capture();
+    expect(await runCli(['--help'], io)).toBe(0);
+    const text = io.stdout.join('\n');
+    for (const c of ['train', 'plot', 'export']) expect(text).toMatch(new RegExp(`^  ${c} `, 'm'));
+  });
+
+  it('documents every flag of each subcommand', async () => {
+    const expected: Record<string, string[]> = {
+      train: ['--model mlp|mlp-newton|conv', '--solver forward|anderson|broyden|newton', '--backward implicit|phantom|jfb|unrolled', '--epochs N', '--batch N', '--lr X', '--data mnist|DIR', '--runtime node|web', '--ep cpu|cuda|webgpu', '--seed N', '--out DIR', '--resume', '--help'],
+      plot: ['--out DIR', '--model', '--tol X', '--max-iter N'],
+      export: ['--out DIR', '--batch N', '--dtype float32|float64'],
+    };
+    for (const [cmd, flags] of Object.entries(expected)) {
+      const io = capture();
+      expect(await runCli([cmd, '--help'], io)).toBe(0);
+      const text = io.stdout.join('\n');
+      expect(text).toContain(`Usage: deq ${cmd}`);
+      for (const f of flags) expect(text).toContain(f);
+    }
+  });
+});
+
+describe('bad input', () => {
+  const oneLine = async (argv: string[]) => {
+    const io = capture();
+    const code = await runCli(argv, io);
+    expect(code).toBe(2);
+    expect(io.stderr).toHaveLength(1);
+    expect(io.stderr[0]).not.toContain('\n');
+    return io.stderr[0]!;
+  };
+
+  it('a misspelt flag gets one line naming the right one', async () => {
+    expect(await oneLine(['train', '--epoch', '3'])).toBe('deq train: unknown flag --epoch; did you mean --epochs? (see deq train --help)');
+  });
+  it('a bad choice names the allowed values', async () => {
+    expect(await oneLine(['train', '--solver', 'fast'])).toMatch(/--solver must be one of forward, anderson, broyden, newton; got 'fast'/);
+  });
+  it('a missing or non-numeric value shows an example', async () => {
+    expect(await oneLine(['train', '--epochs'])).toMatch(/--epochs needs a value, e\.g\. --epochs 12/);
+    expect(await oneLine(['train', '--lr', 'fast'])).toMatch(/--lr takes a number, got 'fast'/);
+    expect(await oneLine(['train', '--batch', '2.5'])).toMatch(/--batch takes a whole number/);
+  });
+  it('an unknown command suggests the closest', async () => {
+    expect(await oneLine(['trian'])).toMatch(/did you mean 'deq train'/);
+  });
+  it('a data folder that does not exist says how to fix it', async () => {
+    expect(await oneLine(['train', '--data', '/no/such/dir'])).toMatch(/--data mnist/);
+  });
+});
+
+describe('train flags', () => {
+  it('map to a configuration: phantom steps, providers with a cpu fallback, optimizer-dependent lr', () => {
+    const f = parseFlags(trainSpec, ['--backward', 'phantom', '--phantom-steps', '3', '--ep', 'cuda', '--optimizer', 'adam', '--epochs=2']);
+    if (E.isLeft(f)) throw f.left;
+    const c = trainConfigFromFlags(f.right);
+    if (E.isLeft(c)) throw c.left;
+    expect(c.right.config.deq).toMatchObject({ backward: { phantom: 3 } });
+    expect(c.right.runtime.executionProviders).toEqual(['cuda', 'cpu']);
+    expect(c.right.config.lr).toBe(0.002);
+    expect(c.right.config.clipNorm).toBe(2);
+    expect(c.right.config.epochs).toBe(2);
+    const bad = parseFlags(trainSpec, ['--phantom-steps', '3']);
+    if (E.isLeft(bad)) throw bad.left;
+    const r = trainConfigFromFlags(bad.right);
+    expect(E.isLeft(r) && r.left.message).toMatch(/add --backward phantom/);
+  });
+});

@@ -1,0 +1,131 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../src/index.js';
+import { batches, datasetFromIdx, loadBundledDigits, loadData, loadIdxFolder, parseIdx, type IdxArray } from '../src/train/data.js';
+
+/** An idx file: big-endian header (0, 0, type 0x08 = ubyte, rank, dims) then the bytes. */
+function idxBytes(dims: number[], values: number[]): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length + values.length);
+  const v = new DataView(out.buffer);
+  out[2] = 0x08;
+  out[3] = dims.length;
+  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
+  out.set(values, 4 + 4 * dims.length);
+  return out;
+}
+
+const right = <A>(e: E.Either<Error, A>): A => {
+  if (E.isLeft(e)) throw e.left;
+  return e.right;
+};
+
+describe('idx reader', () => {
+  const pixels = [0, 255, 51, 102, 1, 2, 3, 4, 10, 20, 30, 40];
+  const images = idxBytes([3, 2, 2], pixels);
+  const labels = idxBytes([3], [7, 0, 9]);
+
+  it('reads plain and gzipped files to the same arrays', () => {
+    const a = right(parseIdx(images));
+    const b = right(parseIdx(new Uint8Array(gzipSync(images))));
+    expect(a.dims).toEqual([3, 2, 2]);
+    expect(Array.from(a.data)).toEqual(pixels);
+    expect(b.dims).toEqual(a.dims);
+    expect(Array.from(b.data)).toEqual(pixels);
+  });
+
+  it('scales images to [0, 1] float32 [N, 1, H, W] and labels to int64', () => {
+    const ds = right(datasetFromIdx(right(parseIdx(images)), right(parseIdx(labels))));
+    expect(ds.images.shape).toEqual([3, 1, 2, 2]);
+    expect(ds.images.dtype).toBe('float32');
+    expect(ds.images.data[1]).toBe(1);
+    expect(ds.images.data[2]).toBeCloseTo(0.2, 6);
+    expect(ds.labels.dtype).toBe('int64');
+    expect(ds.labels.toArray()).toEqual([7, 0, 9]);
+  });
+
+  it('rejects truncated files, bad magic numbers and mismatched counts with a fix in the message', () => {
+    const trunc = parseIdx(images.slice(0, images.length - 3), 'x.idx');
+    expect(E.isLeft(trunc) && trunc.left.message).toMatch(/x\.idx: truncated.*download it again/);
+    const magic = parseIdx(new Uint8Array([1, 2, 3, 4, 5]), 'y');
+    expect(E.isLeft(magic) && magic.left.name).toBe('InputError');
+    const two = right(parseIdx(idxBytes([2], [1, 2])));
+    const mismatch = datasetFromIdx(right(parseIdx(images)) as IdxArray, two);
+    expect(E.isLeft(mismatch) && mismatch.left.message).toMatch(/3 images but 2 labels/);
+  });
+
+  it('loads a folder with the standard file names, gzipped or not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idx-'));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(images));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), labels);
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxBytes([1, 2, 2], [0, 0, 0, 255]));
+    writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idxBytes([1], [4])));
+    const split = right(loadIdxFolder(dir));
+    expect(split.train.images.shape).toEqual([3, 1, 2, 2]);
+    expect(split.test.labels.toArray()).toEqual([4]);
+    const missing = loadIdxFolder(tmpdir() + '/no-such-dir-for-idx');
+    expect(E.isLeft(missing) && missing.left.message).toMatch(/train-images-idx3-ubyte/);
+    const bad = loadData('/no/such/folder');
+    expect(E.isLeft(bad) && bad.left.message).toMatch(/--data mnist/);
+  });
+});
+
+describe('bundled digits', () => {
+  it('splits the 10,000 digits 8,000 / 2,000 the same way every time', () => {
+    const a = loadBundledDigits();
+    const b = loadBundledDigits();
+    expect(a.train.images.shape).toEqual([8000, 1, 1 * 28, 28]);
+    expect(a.test.images.shape).toEqual([2000, 1, 28, 28]);
+    expect(a.train.labels.toArray()).toEqual(b.train.labels.toArray());
+    expect(a.test.images.toArray().slice(0, 5000)).toEqual(b.test.images.toArray().slice(0, 5000));
+    // every digit class appears on both sides, and the split covers each class's count exactly
+    const counts = (ls: number[]) => ls.reduce((c, l) => { c[l]++; return c; }, Array(10).fill(0) as number[]);
+    const tr = counts(a.train.labels.toArray());
+    const te = counts(a.test.labels.toArray());
+    expect(tr.every((c) => c > 500) && te.every((c) => c > 100)).toBe(true);
+    expect(tr.map((c, i) => c + te[i]!)).toEqual([1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+    const px = a.train.images.data as Float32Array;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < px.length; i += 7) { lo = Math.min(lo, px[i]!); hi = Math.max(hi, px[i]!); }
+    expect(lo).toBe(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    expect(hi).toBeGreaterThan(0.9);
+  });
+});
+
+describe('batches', () => {
+  const ds = right(datasetFromIdx(
+    right(parseIdx(idxBytes([10, 1, 1], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))),
+    right(parseIdx(idxBytes([10], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))),
+  ));
+  const order = (seed: number, dropLast: boolean) => [...batches(ds, 4, { rng: new Rng(seed), dropLast })].map((b) => b.y.toArray());
+
+  it('shuffles by seed, keeps images and labels together, and drops a partial batch on request', () => {
+    expect(order(1, false)).toEqual(order(1, false));
+    expect(order(1, false).flat()).not.toEqual(order(2, false).flat());
+    expect(order(1, false).flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(order(1, true).map((b) => b.length)).toEqual([4, 4]);
+    for (const b of batches(ds, 3, { rng: new Rng(5) })) {
+      expect(b.x.toArray().map((v) => Math.round(v * 255))).toEqual(b.y.toArray());
+    }
+    expect(() => [...batches(ds, 0)]).toThrow(/positive integer/);
+  });
+});
+
+const FASHION = '/usr/share/datasets/fashion-mnist';
+describe('Fashion-MNIST from the Debian package', () => {
+  it.runIf(existsSync(FASHION))('reads 60,000 / 10,000 images with labels 0..9', () => {
+    const split = right(loadIdxFolder(FASHION));
+    expect(split.train.images.shape).toEqual([60000, 1, 28, 28]);
+    expect(split.test.images.shape).toEqual([10000, 1, 28, 28]);
+    const labels = split.test.labels.toArray();
+    expect(Math.min(...labels)).toBe(0);
+    expect(Math.max(...labels)).toBe(9);
+  });
+  it.skipIf(existsSync(FASHION))('skipped: install dataset-fashion-mnist (apt) to read real idx files', () => {
+    console.log(`skipping the Fashion-MNIST check: ${FASHION} does not exist (apt-get install dataset-fashion-mnist)`);
+  });
+});

@@ -1,0 +1,138 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { np, Rng, tensor, Tensor, type Value } from '../src/index.js';
+import { initLinear, linear, flatten, type Model } from '../src/nn/index.js';
+import {
+  adam, cosineLr, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, makeTrainer, saveCheckpoint, sgd, stepLr,
+  treeAllFinite, writeFileAtomic,
+} from '../src/train/index.js';
+
+const vals = (t: unknown) => (t as Tensor).toArray();
+
+describe('optimizers', () => {
+  const params = { w: tensor([1, -2], 'float64') };
+  const g1 = { w: tensor([0.5, 0.25], 'float64') };
+  const g2 = { w: tensor([1, 1], 'float64') };
+
+  it('SGD: p - lr g, and PyTorch-style momentum', () => {
+    const plain = sgd();
+    const r = plain.update(params, g1, plain.init(params), 0.1);
+    expect(vals((r.params as typeof params).w)).toEqual([0.95, -2.025]);
+    expect(vals(params.w)).toEqual([1, -2]); // inputs are not mutated
+    const mom = sgd({ momentum: 0.9 });
+    const a = mom.update(params, g1, mom.init(params), 0.1);
+    const b = mom.update(a.params, g2, a.state, 0.1);
+    const w = vals((b.params as typeof params).w);
+    expect(w[0]).toBeCloseTo(0.805, 12);
+    expect(w[1]).toBeCloseTo(-2.1475, 12);
+  });
+
+  it('Adam: two steps match values computed by hand', () => {
+    const opt = adam();
+    const a = opt.update(params, g1, opt.init(params), 0.1);
+    expect(vals((a.params as typeof params).w)[0]).toBeCloseTo(0.900000002, 9);
+    const b = opt.update(a.params, g2, a.state, 0.1);
+    const w = vals((b.params as typeof params).w);
+    expect(w[0]).toBeCloseTo(0.8034818006385094, 9);
+    expect(w[1]).toBeCloseTo(-2.1884376438445123, 9);
+    expect(b.state.step).toBe(2);
+  });
+
+  it('rejects grads whose structure does not match the params', () => {
+    expect(() => sgd().update(params, { w: tensor([1, 2, 3], 'float64') }, { velocity: null }, 0.1)).toThrow(/differ in shape/);
+  });
+
+  it('schedules: the tutorial step (0.1 → 0.01 at epoch 5) and cosine annealing', () => {
+    const s = stepLr(0.1, [5]);
+    expect([0, 4, 5, 9].map((e) => s(0, e))).toEqual([0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1]);
+    const c = cosineLr(0.1, 10, 1e-4);
+    expect(c(0, 0)).toBeCloseTo(0.1, 12);
+    expect(c(5, 0)).toBeCloseTo(0.05005, 12);
+    expect(c(10, 0)).toBeCloseTo(1e-4, 12);
+  });
+});
+
+describe('a training step', () => {
+  // A model whose loss is finite but whose gradient is NaN: sqrt(s - s) is 0, its derivative 1/0 - 1/0.
+  const nanGradModel: Model = {
+    name: 'nan-grad',
+    deq: false,
+    init: (rng) => ({ params: { lin: initLinear(rng, 4, 3), s: tensor(1) }, state: {} }),
+    apply: (p: any, state, x: Value) => ({ logits: np.add(linear(p.lin, flatten(x)), np.sqrt(np.sub(p.s, p.s))), state, stats: null }),
+  };
+  const healthy: Model = { ...nanGradModel, name: 'healthy', apply: (p: any, state, x: Value) => ({ logits: linear(p.lin, flatten(x)), state, stats: null }) };
+  const x = new Rng(1).randn([5, 1, 2, 2]);
+  const y = tensor([0, 1, 2, 0, 1], 'int64');
+
+  it('skips the update and keeps params when a gradient is NaN', async () => {
+    const opt = adam();
+    const { params, state } = nanGradModel.init(new Rng(0));
+    const r = await makeTrainer(nanGradModel, opt).step(params, state, opt.init(params), x, y, 0.1);
+    expect(Number.isFinite(r.report.loss)).toBe(true);
+    expect(r.report.skipped).toBe('non-finite gradient');
+    expect(r.params).toBe(params);
+    expect(treeAllFinite(r.params)).toBe(true);
+  });
+
+  it('applies the update when everything is finite, and the loss falls', async () => {
+    const opt = sgd();
+    let { params, state } = healthy.init(new Rng(0));
+    let optState: unknown = opt.init(params);
+    const trainer = makeTrainer(healthy, opt);
+    const losses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await trainer.step(params, state, optState, x, y, 0.5);
+      expect(r.report.skipped).toBeNull();
+      ({ params, state, optState } = r);
+      losses.push(r.report.loss);
+    }
+    expect(losses[4]!).toBeLessThan(losses[0]!);
+  });
+});
+
+describe('checkpoints', () => {
+  const trees = {
+    params: { enc: { W: new Rng(2).randn([3, 4]), b: tensor([1, 2, 3, 4], 'float64') }, list: [tensor([7, 8], 'int64')] },
+    optState: { step: 12, velocity: null },
+  };
+
+  it('round-trip pytrees of tensors, numbers and nulls with their structure', () => {
+    const back = decodeCheckpoint(encodeCheckpoint({ meta: { epoch: 3, note: 'x' }, trees }));
+    if (E.isLeft(back)) throw back.left;
+    const p = back.right.trees.params as typeof trees.params;
+    expect(back.right.meta).toEqual({ epoch: 3, note: 'x' });
+    expect(p.enc.W.dtype).toBe('float32');
+    expect(p.enc.W.shape).toEqual([3, 4]);
+    expect(p.enc.W.toArray()).toEqual(trees.params.enc.W.toArray());
+    expect(p.enc.b.toArray()).toEqual([1, 2, 3, 4]);
+    expect(p.list[0]!.dtype).toBe('int64');
+    expect(p.list[0]!.toArray()).toEqual([7, 8]);
+    expect(back.right.trees.optState).toEqual({ step: 12, velocity: undefined });
+  });
+
+  it('are written atomically: the old file is replaced whole and no temp file is left', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    const path = join(dir, 'checkpoint.deq');
+    writeFileSync(path, 'old content');
+    saveCheckpoint(path, { meta: { epoch: 1 }, trees });
+    expect(readdirSync(dir)).toEqual(['checkpoint.deq']);
+    const loaded = loadCheckpoint(path);
+    expect(E.isRight(loaded) && loaded.right.meta.epoch).toBe(1);
+    writeFileAtomic(join(dir, 'sub', 'metrics.json'), '{"a":1}');
+    expect(readFileSync(join(dir, 'sub', 'metrics.json'), 'utf8')).toBe('{"a":1}');
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['metrics.json']);
+  });
+
+  it('report damaged or missing files as errors naming the fix', () => {
+    const bytes = encodeCheckpoint({ meta: {}, trees });
+    const cut = decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'c.deq');
+    expect(E.isLeft(cut) && cut.left.message).toMatch(/c\.deq: truncated data/);
+    const junk = decodeCheckpoint(new TextEncoder().encode('not a checkpoint at all'), 'j');
+    expect(E.isLeft(junk) && junk.left.name).toBe('InputError');
+    const missing = loadCheckpoint('/no/such/checkpoint.deq');
+    expect(E.isLeft(missing) && missing.left.message).toMatch(/deq train --out/);
+  });
+});
