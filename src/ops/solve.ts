@@ -12,7 +12,7 @@ import { foriLoop } from './control.js';
 import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from './elementwise.js';
 import { matmul } from './linalg.js';
 import { argmax } from './reduce.js';
-import { concat, expandDims, mT, reshape, sliceAxis } from './shape.js';
+import { concat, expandDims, mT, reshape, sliceAxis, transpose } from './shape.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from './util.js';
 
 /** Largest n for which the elimination is unrolled into the graph. */
@@ -22,14 +22,22 @@ function eliminateUnrolled(aug: Value, n: number, nb: number, pivoting: boolean)
   const dt = dtypeOf(aug);
   const rowsIdx = iota(n);
   let m = aug;
-  for (let i = 0; i < n; i++) {
-    if (!pivoting) {
-      // symmetric positive definite systems need no row exchanges
-      const rowN = div(sliceAxis(m, 1, i, i + 1), sliceAxis(sliceAxis(m, 1, i, i + 1), 2, i, i + 1));
-      const eRow = astype(equal(rowsIdx, i), dt);
-      m = add(sub(m, mul(sliceAxis(m, 2, i, i + 1), rowN)), mul(reshape(eRow, [1, n, 1]), rowN));
-      continue;
+  if (!pivoting) {
+    // symmetric positive definite systems need no row exchanges. The batch goes last so that every
+    // slice and broadcast works on contiguous runs (many tiny matrices are slow batch-first).
+    let t = transpose(m, [1, 2, 0]); // [n, n+k, nb]
+    for (let i = 0; i < n; i++) {
+      const row = sliceAxis(t, 0, i, i + 1); // [1, n+k, nb]
+      const rowN = div(row, sliceAxis(row, 1, i, i + 1));
+      const eRow = new Tensor(dt, [n, 1, 1]);
+      (eRow.data as Float64Array)[i] = 1;
+      // rows j ≠ i: subtract col_j · rowN; row i: becomes rowN
+      const col = sub(sliceAxis(t, 1, i, i + 1), eRow); // [n, 1, nb]
+      t = sub(t, mul(col, rowN));
     }
+    return transpose(t, [2, 0, 1]);
+  }
+  for (let i = 0; i < n; i++) {
     const col = reshape(sliceAxis(m, 2, i, i + 1), [nb, n]);
     const candidates = where(greaterEqual(rowsIdx, i), astype(abs(col), 'float32'), -1);
     const eP = astype(equal(rowsIdx, argmax(candidates, 1, true)), dt); // [nb, n]
