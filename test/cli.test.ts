@@ -52,7 +52,7 @@ describe('bad input', () => {
     expect(await oneLine(['train', '--solver', 'fast'])).toMatch(/--solver must be one of forward, anderson, broyden, newton; got 'fast'/);
   });
   it('a missing or non-numeric value shows an example', async () => {
-    expect(await oneLine(['train', '--epochs'])).toMatch(/--epochs needs a value, e\.g\. --epochs 12/);
+    expect(await oneLine(['train', '--epochs'])).toMatch(/--epochs needs a value, e\.g\. --epochs 20/);
     expect(await oneLine(['train', '--lr', 'fast'])).toMatch(/--lr takes a number, got 'fast'/);
     expect(await oneLine(['train', '--batch', '2.5'])).toMatch(/--batch takes a whole number/);
   });

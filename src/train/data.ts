@@ -196,3 +196,28 @@ export function* batches(ds: Dataset, batchSize: number, opts: { rng?: Rng; drop
 
 export const batchCount = (ds: Dataset, batchSize: number, dropLast = false): number =>
   dropLast ? Math.floor(sizeOfDataset(ds) / batchSize) : Math.ceil(sizeOfDataset(ds) / batchSize);
+
+/**
+ * Random translations by up to `maxShift` pixels (zero fill), one draw per image: cheap augmentation
+ * that keeps a small training set from being memorised.
+ */
+export function randomShift(images: Tensor, rng: Rng, maxShift: number): Tensor {
+  if (maxShift <= 0) return images;
+  const [n, c, h, w] = images.shape as [number, number, number, number];
+  const src = images.data as Float32Array;
+  const out = new Float32Array(src.length);
+  const plane = h * w;
+  for (let i = 0; i < n; i++) {
+    const dy = rng.int(2 * maxShift + 1) - maxShift;
+    const dx = rng.int(2 * maxShift + 1) - maxShift;
+    for (let ch = 0; ch < c; ch++) {
+      const base = (i * c + ch) * plane;
+      for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+        const from = base + (y - dy) * w;
+        const to = base + y * w;
+        for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) out[to + x] = src[from + x - dx]!;
+      }
+    }
+  }
+  return new Tensor('float32', images.shape, out);
+}

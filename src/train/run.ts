@@ -13,7 +13,7 @@ import type { RuntimeOptions } from '../backend/runtime.js';
 import { type DeqOptions } from '../nn/deq.js';
 import { makeModel, type ModelName } from '../nn/models.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-import { batchCount, batches, type DataSplit, type Dataset, sizeOfDataset, take } from './data.js';
+import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
 import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
 import { makeTrainer, type StepReport } from './step.js';
 
@@ -31,6 +31,8 @@ export interface TrainConfig {
   weightDecay?: number;
   /** Clip the global gradient norm to this value (default: none). */
   clipNorm?: number;
+  /** Shift training images by up to this many pixels, at random per image and epoch (default 0). */
+  augment?: number;
   epochs: number;
   batchSize: number;
   evalBatchSize?: number;
@@ -149,7 +151,10 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
     const t0 = performance.now();
     let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0;
     let lr = schedule(epoch * stepsPerEpoch, epoch);
-    for (const { x, y } of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
+    const shiftRng = epochRng(config.seed + 7919, epoch);
+    for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
+      const { y } = batch;
+      const x = randomShift(batch.x, shiftRng, config.augment ?? 0);
       lr = schedule(epoch * stepsPerEpoch + b, epoch);
       const r = await trainer.step(params, state, optState, x, y, lr);
       if (!providerShown) {
