@@ -31,6 +31,10 @@ export const TRAIN_DEFAULTS = {
   out: 'deq-run',
 };
 
+/** Without a terminal, a progress line at most this often. */
+const PLAIN_PROGRESS_MS = 15_000;
+let lastPlain = performance.now();
+
 export const trainSpec: CommandSpec = {
   name: 'train',
   summary: 'Train a Deep Equilibrium Model on MNIST digits (a checkpoint and metrics.json are written to --out after every epoch).',
@@ -141,7 +145,14 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
       const wanted = runtime.executionProviders![0]!;
       io.out(`execution provider: ${provider}${provider === wanted ? '' : ` (${wanted} could not load; fell back)`}`);
     },
-    onBatch: (p) => { if (io.isTTY) io.status(progressBar(p.epoch + 1, config.epochs, p.batch, p.batches, p.loss)); },
+    onBatch: (p) => {
+      if (io.isTTY) io.status(progressBar(p.epoch + 1, config.epochs, p.batch, p.batches, p.loss));
+      else if (performance.now() - lastPlain > PLAIN_PROGRESS_MS) {
+        // logs and pipes get a plain line now and then instead of a redrawn bar
+        lastPlain = performance.now();
+        io.out(`epoch ${p.epoch + 1}/${config.epochs}: batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`);
+      }
+    },
     onSkip: (epoch, batch, why) => io.err(`epoch ${epoch + 1} batch ${batch + 1}: skipped the update (${why}); params unchanged`),
     onEpoch: (m) => io.out(epochLine(m, config.epochs)),
   })();
