@@ -204,3 +204,13 @@ describe('comparisons (forward only)', () => {
     expect(values(not!)).toEqual([1, 1, 0, 0]);
   });
 });
+
+describe('where on booleans', () => {
+  it('selects booleans (lowered without a bool Where kernel)', async () => {
+    const c = tensor([1, 0, 1, 0], 'bool');
+    const a = tensor([1, 1, 0, 0], 'bool');
+    const b = tensor([0, 1, 1, 0], 'bool');
+    const out = await jit((c: Value, a: Value, b: Value) => np.where(c, a, b))(c, a, b);
+    expect(values(out)).toEqual([1, 1, 0, 0]);
+  });
+});

@@ -175,7 +175,11 @@ export const whereP = definePrimitive({
     const s = broadcastShapes('where', broadcastShapes('where', c!.shape, a!.shape), b!.shape);
     return [{ shape: s, dtype: d }];
   },
-  lower: (ctx, xs) => [ctx.op('Where', xs)],
+  // onnxruntime has no bool Where kernel: select booleans with And/Or
+  lower: (ctx, [c, a, b], _p, info) =>
+    info.outAvals[0]!.dtype === 'bool'
+      ? [ctx.op('Or', [ctx.op('And', [c!, a!]), ctx.op('And', [ctx.op('Not', [c!]), b!])])]
+      : [ctx.op('Where', [c!, a!, b!])],
   jvp: ([c, a, b], [, da, db]) => {
     const out = where(c!, a!, b!);
     const s = shapeOf(out);

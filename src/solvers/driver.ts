@@ -42,7 +42,8 @@ export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: S
   return {
     k: new Tensor('int64', [], new BigInt64Array([0n])),
     s,
-    best: m.z,
+    // init may already have stepped (Anderson takes f(z0)): keep z0 where that is not finite
+    best: np.where(np.expandDims(isFinite(m.metric), 1), m.z, z0),
     bestMetric: np.where(isFinite(m.metric), m.metric, Infinity),
     bestAbs: m.abs,
     bestRel: m.rel,
@@ -119,7 +120,8 @@ export function solveUnrolled<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts
     const next = driverStep(solver, f, st, o);
     // samples that have converged stop counting iterations; their kept iterate no longer changes
     const going = driverContinue(st, o);
-    st = { ...next, k: np.where(going, next.k, st.k), diverged: np.where(going, next.diverged, st.diverged) };
+    // onnxruntime has no bool Where kernel; next.diverged already includes st.diverged
+    st = { ...next, k: np.where(going, next.k, st.k), diverged: np.logicalOr(st.diverged, np.logicalAnd(going, next.diverged)) };
   }
   return { z: st.best, stats: driverStats(st, o) };
 }

@@ -144,7 +144,7 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
     const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
     tap('fixedPoint.forward', statsList(stats));
-    return { value: np.reshape(z, zShape), stats };
+    return { value: np.reshape(z, zShape), stats: publicStats(stats, o.trace) };
   }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
   const allArgs = [...dynVals, ...captured];
@@ -173,7 +173,14 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     }
     value = z;
   }
-  return { value, stats };
+  return { value, stats: publicStats(stats, o.trace) };
+}
+
+/** The residual trace only when asked for: otherwise it is zeros that reports would show as data. */
+function publicStats(s: SolveStats, traced: boolean): SolveStats {
+  if (traced) return s;
+  const { trace: _unused, ...rest } = s;
+  return rest;
 }
 
 /**

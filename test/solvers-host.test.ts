@@ -1,0 +1,84 @@
+/**
+ * The two ways of running a solver: compiled into one whileLoop (one session.run for the whole
+ * solve, and for the implicit backward pass with it) and the host loop (one run per step). Both
+ * run the same init/step functions, so they must produce the same iterates.
+ */
+import { InferenceSession } from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { fixedPoint, fixedPointHost, jit, np, Rng, Tensor, valueAndGrad, type SolverName, type Value } from '../src/index.js';
+
+const rng = new Rng(4242);
+const n = 10;
+const W = rng.randn([n, n], 'float64', 0.25);
+const x = rng.randn([4, n], 'float64');
+const cell = (z: Value, x: Value, W: Value) => np.tanh(np.add(np.matmul(z, W), x));
+const solvers: SolverName[] = ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'];
+
+/** Count every onnxruntime session run made while `fn` runs. */
+async function countingRuns<T>(fn: () => Promise<T>): Promise<T & { counted: number }> {
+  const proto = (InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => Promise<unknown> } }).prototype;
+  const original = proto.run;
+  let counted = 0;
+  proto.run = function (this: unknown, ...a: unknown[]) { counted++; return original.apply(this, a); };
+  try {
+    const r = await fn();
+    return { ...r, counted };
+  } finally {
+    proto.run = original;
+  }
+}
+
+describe('compiled loop vs host loop', () => {
+  for (const solver of solvers) {
+    it(`${solver}: the same iterates, residual by residual; the host took iterations + 1 runs`, async () => {
+      const opts = { solver, tol: 1e-11, maxIter: 200, trace: true };
+      const compiled = jit((x: Value, W: Value) => fixedPoint(cell, np.zerosLike(x), [x, W], opts));
+      const c = (await compiled(x, W)) as { value: Tensor; stats: Record<string, Tensor> };
+      const k = c.stats.iterations!.item();
+      expect(c.stats.converged!.item()).toBe(1);
+      expect(k).toBeGreaterThan(0);
+
+      const seen: number[] = [];
+      const h = await countingRuns(() => fixedPointHost(cell, new Tensor('float64', x.shape), [x, W], { ...opts, onIterate: (i) => seen.push(i) }));
+      expect(h.outcome._tag).toBe('Right');
+      expect(h.runs).toBe(k + 1);
+      expect(h.counted).toBe(k + 1); // counted at onnxruntime itself: one init run, one per step
+      expect(seen).toEqual(Array.from({ length: k }, (_, i) => i + 1));
+      expect(h.residuals).toEqual(c.stats.trace!.toArray().slice(0, k));
+      expect(h.value.toArray()).toEqual(c.value.toArray());
+      expect(c.stats.trace!.toArray().slice(k).every((v) => v === 0)).toBe(true);
+    });
+  }
+});
+
+describe('one session.run per compiled training step', () => {
+  it('jit(valueAndGrad) over a fixedPoint: forward solve and implicit backward solve in a single run', async () => {
+    const r = rng.randn([4, n], 'float64');
+    const loss = (W: Value, x: Value) => {
+      const { value, stats } = fixedPoint(cell, np.zerosLike(x), [x, W], { solver: 'anderson', tol: 1e-10, maxIter: 100 });
+      return [np.sum(np.mul(value, r)), stats.iterations];
+    };
+    const step = jit(valueAndGrad(loss, { hasAux: true }));
+    const compiled = await step.compile(W, x);
+    const raw = compiled.session.raw as { run: (feeds: Record<string, unknown>) => Promise<Record<string, unknown>> };
+    const original = raw.run.bind(raw);
+    let runs = 0;
+    raw.run = (feeds) => { runs++; return original(feeds); };
+    try {
+      const [[, iters], g] = (await step(W, x)) as [[Tensor, Tensor], Tensor];
+      expect(runs).toBe(1);
+      expect(iters.item()).toBeGreaterThan(2);
+      expect(g.shape).toEqual([n, n]);
+      // both solves ran inside that run: each is a Loop in the graph and reported its statistics
+      const loops = compiled.graph.eqns.filter((e) => e.prim.name === 'fixedPoint' || e.prim.name === 'linearSolve');
+      expect(loops.map((e) => e.prim.name).sort()).toEqual(['fixedPoint', 'linearSolve']);
+      expect(step.lastTaps['fixedPoint.forward']![0]![3]!.item()).toBe(1);
+      expect(step.lastTaps['fixedPoint.backward']![0]![3]!.item()).toBe(1);
+      await step(W, x);
+      expect(runs).toBe(2);
+      expect(step.traceCount).toBe(1);
+    } finally {
+      raw.run = original;
+    }
+  });
+});
