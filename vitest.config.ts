@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // two cores: more workers only fight over them
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
