@@ -23,7 +23,7 @@ export const plotSpec: CommandSpec = {
   flags: [
     { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train); the plots are written there` },
     { name: 'model', kind: 'string', choices: modelNames, help: 'model to plot when --out holds no checkpoint (an untrained model; default mlp)' },
-    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton'], help: 'forward solver (default: the one the checkpoint was trained with)' },
+    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: the one the checkpoint was trained with)' },
     { name: 'tol', kind: 'number', value: 'X', default: '1e-6', help: 'relative residual at which each solve stops' },
     { name: 'max-iter', kind: 'int', value: 'N', default: '60', help: 'iteration limit of each solve' },
     { name: 'batch', kind: 'int', value: 'N', default: '100', help: 'test images solved together' },

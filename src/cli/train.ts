@@ -41,7 +41,7 @@ export const trainSpec: CommandSpec = {
   usage: 'deq train [options]',
   flags: [
     { name: 'model', kind: 'string', choices: modelNames, default: 'mlp', help: 'mlp: Linear → DEQ(tanh cell) → Linear; mlp-newton: the same solved by Newton; conv: Conv → BatchNorm → DEQ(ResNet cell) → BatchNorm → AvgPool → Linear' },
-    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton'], help: 'forward solver (default: anderson; newton for mlp-newton)' },
+    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: anderson; newton for mlp-newton; newtonKrylov solves each Newton step by GMRES on JVPs, much cheaper than the dense Jacobian)' },
     { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: 'gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations' },
     { name: 'phantom-steps', kind: 'int', value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
     { name: 'tol', kind: 'number', value: 'X', help: 'relative residual at which a solve stops (default: 1e-4; conv 1e-2)' },

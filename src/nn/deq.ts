@@ -3,7 +3,7 @@ import type { Value } from '../core/primitive.js';
 import * as np from '../ops/np.js';
 import { fixedPoint } from '../solvers/index.js';
 
-export type SolverName = 'forward' | 'anderson' | 'broyden' | 'newton';
+export type SolverName = 'forward' | 'anderson' | 'broyden' | 'newton' | 'newtonKrylov';
 export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number };
 
 export interface DeqOptions {
