@@ -72,6 +72,8 @@ async function overhead(): Promise<void> {
     })(),
     'library, a new z tensor each call': () => jitted(params, new Tensor('float32', z.shape, z.data), x),
     'bare session.run (feeds built once)': () => bare.run(feeds),
+    // a caller needs the values: reading .data is part of a run's cost on both sides
+    'bare session.run, output data read': () => bare.run(feeds).then((o) => o[out]!.data),
     'bare session.run (feeds built per call)': () => bare.run(feedsOf(bare.inputNames, inputs)),
   });
   // both produce the same values

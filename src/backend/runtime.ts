@@ -133,12 +133,11 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): 
     inputNames,
     outputNames,
     raw: s,
-    async run(inputs) {
-      if (inputs.length !== inputNames.length) throw new OnnxError(`session takes ${inputNames.length} inputs, got ${inputs.length}`);
+    run(inputs) {
+      if (inputs.length !== inputNames.length) return Promise.reject(new OnnxError(`session takes ${inputNames.length} inputs, got ${inputs.length}`));
       const feeds: Record<string, unknown> = {};
-      inputNames.forEach((n, i) => { feeds[n] = ortTensorOf(ort, inputs[i]!); });
-      const out = await s.run(feeds);
-      return outputNames.map((n) => fromOrt(out[n]));
+      for (let i = 0; i < inputNames.length; i++) feeds[inputNames[i]!] = ortTensorOf(ort, inputs[i]!);
+      return s.run(feeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])));
     },
     release: () => s.release(),
   };

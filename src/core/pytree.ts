@@ -13,20 +13,27 @@ export type TreeDef =
 
 export type IsLeaf = (x: unknown) => boolean;
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
+const isPlainObject = (x: unknown): x is Record<string, unknown> => {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+};
+
+// shared, immutable nodes: flattening is on every jitted call's path
+const LEAF: TreeDef = Object.freeze({ kind: 'leaf' });
+const NONE: TreeDef = Object.freeze({ kind: 'none' });
 
 export function treeFlatten<L = unknown>(tree: unknown): [L[], TreeDef] {
   const leaves: L[] = [];
   const walk = (x: unknown): TreeDef => {
-    if (x === undefined || x === null) return { kind: 'none' };
+    if (x === undefined || x === null) return NONE;
     if (Array.isArray(x)) return { kind: 'array', children: x.map(walk) };
     if (isPlainObject(x)) {
       const keys = Object.keys(x).sort();
       return { kind: 'object', keys, children: keys.map((k) => walk(x[k])) };
     }
     leaves.push(x as L);
-    return { kind: 'leaf' };
+    return LEAF;
   };
   const def = walk(tree);
   return [leaves, def];

@@ -118,24 +118,31 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     if (isTracing()) return fn(...args);
     const [leaves, def] = treeFlatten(args);
     if (leaves.some((l) => l instanceof Tracer)) return fn(...args);
-    return (async () => {
-      let c: Compiled;
-      if (last && sameSignature(last.def, last.leaves, def, leaves)) c = last.compiled;
-      else {
-        c = await compile(...args);
-        last = { def, leaves: leaves.map((l) => (l instanceof Tensor ? { shape: l.shape, dtype: l.dtype } : l)), compiled: c };
-      }
+    const run = (c: Compiled) => {
       const inputs = leaves.filter((l): l is Tensor => l instanceof Tensor);
       if (opts.checkFinite !== false) checkInputs(args, leaves);
-      const outs = await c.session.run(inputs);
-      if (c.taps.length) {
-        const taps: TapValues = {};
-        let k = c.nOut;
-        for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
-        jitted.lastTaps = taps;
-      } else if (Object.keys(jitted.lastTaps).length) jitted.lastTaps = {};
-      return treeUnflatten(c.outDef, outs.slice(0, c.nOut));
-    })();
+      return c.session.run(inputs).then((outs) => {
+        if (c.taps.length) {
+          const taps: TapValues = {};
+          let k = c.nOut;
+          for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
+          jitted.lastTaps = taps;
+        } else if (Object.keys(jitted.lastTaps).length) jitted.lastTaps = {};
+        return treeUnflatten(c.outDef, c.taps.length ? outs.slice(0, c.nOut) : outs);
+      });
+    };
+    // a repeat of the previous call's signature runs without an extra await
+    if (last && sameSignature(last.def, last.leaves, def, leaves)) {
+      try {
+        return run(last.compiled);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return compile(...args).then((c) => {
+      last = { def, leaves: leaves.map((l) => (l instanceof Tensor ? { shape: l.shape, dtype: l.dtype } : l)), compiled: c };
+      return run(c);
+    });
   }) as unknown as Jitted<F>;
   jitted.lastTaps = {};
   jitted.compile = compile as never;
