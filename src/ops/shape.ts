@@ -2,7 +2,8 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
-import { type Shape, sizeOf } from '../core/tensor.js';
+import { type Shape, sizeOf, Tensor } from '../core/tensor.js';
+import { astype, equal, mul } from './elementwise.js';
 import { bind1 } from '../core/trace.js';
 import { sum } from './reduce.js';
 import { type ArrayLike, dtypeOf, fmtShape, lift, normAxis, sameDType, shapeOf, shapesEqual } from './util.js';
@@ -227,4 +228,28 @@ export function squeeze(x: Value, axes?: readonly number[]): Value {
 export function flatten(x: Value, startAxis = 1): Value {
   const s = shapeOf(x);
   return reshape(x, [...s.slice(0, startAxis), sizeOf(s.slice(startAxis))]);
+}
+
+// ---- take: one slice along an axis at a traced int64 index (ONNX Gather) ------------------
+export const takeP = definePrimitive<{ axis: number }>({
+  name: 'take',
+  shape: ([x, i], p) => {
+    if (i!.dtype !== 'int64' || i!.shape.length !== 0) throw new ShapeError(`take: the index must be an int64 scalar, got ${i!.dtype}${fmtShape(i!.shape)}`);
+    return [{ shape: x!.shape.filter((_, k) => k !== p.axis), dtype: x!.dtype }];
+  },
+  lower: (ctx, [x, i], p) => [ctx.op('Gather', [x!, i!], { axis: p.axis })],
+  jvp: ([x, i], [dx], p) => [[take(x!, i!, p.axis)], [dx && take(dx, i!, p.axis)]],
+  transpose: ([ct], [x, i], p) => {
+    if (!ct || !(x instanceof Undefined)) return [null, null];
+    // scatter back: the cotangent lands in slice i, zeros elsewhere
+    const s = x.aval.shape;
+    const n = s[p.axis]!;
+    const iota = new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, k) => BigInt(k)));
+    const mask = reshape(astype(equal(iota, i as Value), x.aval.dtype), s.map((d, k) => (k === p.axis ? d : 1)));
+    return [mul(expandDims(ct, p.axis), mask), null];
+  },
+});
+/** x[..., i, ...] along `axis`, with i a traced int64 scalar. */
+export function take(x: Value, i: Value, axis: number): Value {
+  return bind1(takeP, [x, i], { axis: normAxis('take', axis, shapeOf(x).length) });
 }

@@ -11,9 +11,35 @@ import { bind1 } from '../core/trace.js';
 import { foriLoop } from './control.js';
 import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from './elementwise.js';
 import { matmul } from './linalg.js';
-import { argmax } from './reduce.js';
-import { concat, expandDims, mT, reshape, sliceAxis, transpose } from './shape.js';
+import { argmax, sum } from './reduce.js';
+import { concat, expandDims, mT, reshape, sliceAxis, take, transpose } from './shape.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from './util.js';
+
+/**
+ * Gauss–Jordan in one Loop over the pivot index, batch last ([n, n+k, batch]) so that the row and
+ * column taken at the traced index are contiguous runs.
+ */
+function eliminateLoop(aug: Value, n: number, pivoting: boolean): Value {
+  const dt = dtypeOf(aug);
+  const rows = reshape(iota(n), [n, 1]);
+  const t0 = transpose(aug, [1, 2, 0]); // [n, n+k, nb]
+  const out = foriLoop(n, (i, t: Value) => {
+    const eI = astype(equal(rows, i), dt); // [n, 1]
+    let u = t;
+    if (pivoting) {
+      // partial pivoting: swap row i with the row of the largest |entry| at or below it
+      const cand = where(greaterEqual(rows, i), astype(abs(take(t, i, 1)), 'float32'), -1); // [n, nb]
+      const eP = astype(equal(rows, argmax(cand, 0, true)), dt); // [n, nb]
+      const rowP = sum(mul(t, expandDims(eP, 1)), 0); // [n+k, nb]
+      u = add(t, mul(expandDims(sub(eI, eP), 1), sub(rowP, take(t, i, 0))));
+    }
+    const row = take(u, i, 0); // [n+k, nb]
+    const rowN = div(row, take(row, i, 0));
+    // rows j ≠ i lose col_j · rowN; row i becomes rowN
+    return sub(u, mul(expandDims(sub(take(u, i, 1), eI), 1), rowN));
+  }, t0);
+  return transpose(out, [2, 0, 1]);
+}
 
 /** Largest n for which the elimination is unrolled into the graph. */
 const UNROLL_MAX = 16;
@@ -65,22 +91,8 @@ function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   const rowsIdx = iota(n);
   const colsIdx = iota(n + k);
   // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
-  const out = n <= UNROLL_MAX ? eliminateUnrolled(aug0, n, nb, pivoting) : foriLoop(n, (i, m: Value) => {
-    const eRow = astype(equal(rowsIdx, i), dt); // [n]
-    const eCol = astype(equal(colsIdx, i), dt); // [n+k]
-    const col = reshape(matmul(m, reshape(eCol, [n + k, 1])), [nb, n]);
-    // partial pivoting: largest |entry| at or below row i
-    const candidates = where(greaterEqual(rowsIdx, i), astype(abs(col), 'float32'), -1);
-    const p = argmax(candidates, 1, true); // [nb, 1]
-    const eP = astype(equal(rowsIdx, p), dt); // [nb, n]
-    const rowP = matmul(expandDims(eP, 1), m); // [nb, 1, n+k]
-    const rowI = matmul(reshape(eRow, [1, 1, n]), m);
-    const swapped = add(m, mul(expandDims(sub(eRow, eP), 2), sub(rowP, rowI)));
-    const pivot = matmul(rowP, reshape(eCol, [n + k, 1])); // [nb, 1, 1]
-    const rowN = div(rowP, pivot);
-    const colI = matmul(swapped, reshape(eCol, [n + k, 1])); // [nb, n, 1]
-    return add(sub(swapped, mul(colI, rowN)), mul(reshape(eRow, [1, n, 1]), rowN));
-  }, aug0);
+  // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
+  const out = n <= UNROLL_MAX ? eliminateUnrolled(aug0, n, nb, pivoting) : eliminateLoop(aug0, n, pivoting);
   return reshape(sliceAxis(out, 2, n, n + k), [...batch, n, k]);
 }
 
