@@ -1,7 +1,7 @@
 /**
  * Residual traces for the tutorial's plot: the forward solve's relative residual per iteration and
- * the backward solve's (w = Jᵀ w + g at z*, with a random cotangent g as in the tutorial), both
- * computed in one compiled graph with the same solvers training uses.
+ * the implicit backward solve's (w = Jᵀ w + g at z*, with a random cotangent g as in the tutorial),
+ * both from one compiled graph running the same solves training runs.
  */
 import { InputError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
@@ -10,8 +10,8 @@ import type { Tensor } from '../core/tensor.js';
 import type { DeqOptions } from '../nn/deq.js';
 import type { Model } from '../nn/models.js';
 import * as np from '../ops/np.js';
-import { fixedPoint, resolveSolver, solveCompiled } from '../solvers/index.js';
-import { linearizeMap } from '../solvers/linearize.js';
+import { fixedPoint } from '../solvers/index.js';
+import { grad } from '../transforms/grad.js';
 import { jit } from '../transforms/jit.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 
@@ -26,25 +26,23 @@ const cut = (trace: Tensor, iterations: Tensor): number[] => trace.toArray().sli
 export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: DeqOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
   if (!model.deqParts) throw new InputError(`model ${model.name} has no DEQ layer to trace`);
   const parts = model.deqParts.bind(model);
+  // the gradient of <z*, g> w.r.t. the injected input runs exactly the implicit backward solve that
+  // training runs; both solves report their residual traces through the taps
   const run = jit((p: unknown, s: unknown, x: Value, g: Value) => {
     const { cell, input, cellParams } = parts(p, s, x);
-    const { value, stats } = fixedPoint(cell, np.zerosLike(input), [input, cellParams], {
-      solver: deq.solver, tol: deq.tol, maxIter: deq.maxIter, trace: true,
-    });
-    const zShape = np.shape(value);
-    const b = zShape[0]!;
-    const map = (z: Value) => np.reshape(cell(np.reshape(z, zShape), input, cellParams), [b, -1]);
-    const lin = linearizeMap(map, np.reshape(np.stopGradient(value), [b, -1]));
-    const rhs = np.reshape(g, [b, -1]);
-    // the same linear solver fixedPoint's implicit backward uses by default
-    const back = solveCompiled(resolveSolver('anderson', 'anderson'), (w) => np.add(lin.vjp(w), rhs), rhs, {
-      tol: deq.backwardTol ?? deq.tol, maxIter: deq.backwardMaxIter ?? deq.maxIter, trace: true,
-    });
-    return { fTrace: stats.trace!, fIters: stats.iterations, bTrace: back.stats.trace!, bIters: back.stats.iterations };
+    const probe = (inp: Value) =>
+      np.sum(np.mul(fixedPoint(cell, np.zerosLike(inp), [inp, cellParams], {
+        solver: deq.solver, tol: deq.tol, maxIter: deq.maxIter, trace: true,
+        backwardTol: deq.backwardTol, backwardMaxIter: deq.backwardMaxIter,
+      }).value, g));
+    return grad(probe)(input);
   }, runtime);
   // the cotangent has the shape of z*, which is the shape of the injected input
   const shape = await jit((p: unknown, s: unknown, x: Value) => parts(p, s, x).input)(params, state, x);
   const g = new Rng(seed).randn(shape.shape, shape.dtype);
-  const out = (await run(params, state, x, g)) as Record<string, Tensor>;
-  return { forward: cut(out.fTrace!, out.fIters!), backward: cut(out.bTrace!, out.bIters!) };
+  await run(params, state, x, g);
+  const fwd = run.lastTaps['fixedPoint.forward']?.[0];
+  const bwd = run.lastTaps['fixedPoint.backward']?.[0];
+  if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
+  return { forward: cut(fwd[5]!, fwd[0]!), backward: cut(bwd[5]!, bwd[0]!) };
 }
