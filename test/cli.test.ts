@@ -49,7 +49,7 @@ describe('bad input', () => {
     expect(await oneLine(['train', '--epoch', '3'])).toBe('deq train: unknown flag --epoch; did you mean --epochs? (see deq train --help)');
   });
   it('a bad choice names the allowed values', async () => {
-    expect(await oneLine(['train', '--solver', 'fast'])).toMatch(/--solver must be one of forward, anderson, broyden, newton; got 'fast'/);
+    expect(await oneLine(['train', '--solver', 'fast'])).toMatch(/--solver must be one of forward, anderson, broyden, newton, newtonKrylov; got 'fast'/);
   });
   it('a missing or non-numeric value shows an example', async () => {
     expect(await oneLine(['train', '--epochs'])).toMatch(/--epochs needs a value, e\.g\. --epochs 20/);
