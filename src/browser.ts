@@ -23,3 +23,4 @@ export { setRuntimeDefaults, createSession, type RuntimeOptions, type Session } 
 export { toOnnx, loadOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type LoadedModel, type Exported, type TensorInfo } from './backend/export.js';
 export { importOnnx, type ImportedModel } from './backend/import.js';
 export * from './solvers/index.js';
+export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
