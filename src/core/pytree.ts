@@ -84,3 +84,34 @@ export function treeDefKey(def: TreeDef): string {
 
 export const leafCount = (def: TreeDef): number =>
   def.kind === 'leaf' ? 1 : def.kind === 'none' ? 0 : def.children.reduce((a, c) => a + leafCount(c), 0);
+
+/**
+ * Collect the leaves of `tree` into `out` if it has exactly the structure `def`; false otherwise.
+ * Allocates no tree nodes: repeated calls with a known structure take this path.
+ */
+export function matchLeaves(def: TreeDef, tree: unknown, out: unknown[]): boolean {
+  switch (def.kind) {
+    case 'leaf':
+      if (tree === undefined || tree === null || Array.isArray(tree) || isPlainObject(tree)) return false;
+      out.push(tree);
+      return true;
+    case 'none':
+      return tree === undefined || tree === null;
+    case 'array': {
+      if (!Array.isArray(tree) || tree.length !== def.children.length) return false;
+      for (let i = 0; i < tree.length; i++) if (!matchLeaves(def.children[i]!, tree[i], out)) return false;
+      return true;
+    }
+    case 'object': {
+      if (!isPlainObject(tree)) return false;
+      let n = 0;
+      for (const k in tree) if (Object.prototype.hasOwnProperty.call(tree, k)) n++;
+      if (n !== def.keys.length) return false;
+      for (let i = 0; i < def.keys.length; i++) {
+        const k = def.keys[i]!;
+        if (!Object.prototype.hasOwnProperty.call(tree, k) || !matchLeaves(def.children[i]!, tree[k], out)) return false;
+      }
+      return true;
+    }
+  }
+}

@@ -7,7 +7,7 @@ import { allFinite, Tensor } from '../core/tensor.js';
 import { NonFiniteError, TraceError } from '../core/errors.js';
 import { type Aval, avalKey, type Graph } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
-import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
+import { matchLeaves, treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { isTracing, Tracer, traceGraph } from '../core/trace.js';
 import { encodeModel, lowerModel } from '../backend/lower.js';
 import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
@@ -114,37 +114,44 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
   };
   // the signature of the previous call: a repeat call skips building the signature string
   let last: { def: TreeDef; leaves: unknown[]; compiled: Compiled } | undefined;
+  const run = (c: Compiled, args: unknown[], leaves: unknown[]) => {
+    const inputs: Tensor[] = [];
+    for (const l of leaves) if (l instanceof Tensor) inputs.push(l);
+    if (opts.checkFinite !== false) checkInputs(args, leaves);
+    return c.session.run(inputs).then((outs) => {
+      if (c.taps.length) {
+        const taps: TapValues = {};
+        let k = c.nOut;
+        for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
+        jitted.lastTaps = taps;
+        return treeUnflatten(c.outDef, outs.slice(0, c.nOut));
+      }
+      if (jitted.lastTaps !== NO_TAPS) jitted.lastTaps = NO_TAPS;
+      return c.outDef.kind === 'leaf' ? outs[0] : treeUnflatten(c.outDef, outs);
+    });
+  };
   const jitted = ((...args: unknown[]) => {
     if (isTracing()) return fn(...args);
-    const [leaves, def] = treeFlatten(args);
-    if (leaves.some((l) => l instanceof Tracer)) return fn(...args);
-    const run = (c: Compiled) => {
-      const inputs = leaves.filter((l): l is Tensor => l instanceof Tensor);
-      if (opts.checkFinite !== false) checkInputs(args, leaves);
-      return c.session.run(inputs).then((outs) => {
-        if (c.taps.length) {
-          const taps: TapValues = {};
-          let k = c.nOut;
-          for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
-          jitted.lastTaps = taps;
-        } else if (Object.keys(jitted.lastTaps).length) jitted.lastTaps = {};
-        return treeUnflatten(c.outDef, c.taps.length ? outs.slice(0, c.nOut) : outs);
-      });
-    };
-    // a repeat of the previous call's signature runs without an extra await
-    if (last && sameSignature(last.def, last.leaves, def, leaves)) {
-      try {
-        return run(last.compiled);
-      } catch (e) {
-        return Promise.reject(e);
+    // a repeat of the previous call's signature: match the structure without rebuilding it, and
+    // run without an extra await
+    if (last) {
+      const leaves: unknown[] = [];
+      if (matchLeaves(last.def, args, leaves) && sameLeaves(last.leaves, leaves)) {
+        try {
+          return run(last.compiled, args, leaves);
+        } catch (e) {
+          return Promise.reject(e);
+        }
       }
     }
+    const [leaves, def] = treeFlatten(args);
+    if (leaves.some((l) => l instanceof Tracer)) return fn(...args);
     return compile(...args).then((c) => {
       last = { def, leaves: leaves.map((l) => (l instanceof Tensor ? { shape: l.shape, dtype: l.dtype } : l)), compiled: c };
-      return run(c);
+      return run(c, args, leaves);
     });
   }) as unknown as Jitted<F>;
-  jitted.lastTaps = {};
+  jitted.lastTaps = NO_TAPS;
   jitted.compile = compile as never;
   Object.defineProperty(jitted, 'traceCount', { get: () => traces });
   Object.defineProperty(jitted, 'cacheSize', { get: () => cache.size });
@@ -153,30 +160,23 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
 
 const sanitize = (s: string) => s.replace(/[^A-Za-z0-9_.]/g, '_');
 
-/** Same pytree structure, same avals of tensor leaves, same static leaves. */
-function sameSignature(defA: TreeDef, leavesA: unknown[], defB: TreeDef, leavesB: unknown[]): boolean {
-  if (leavesA.length !== leavesB.length || !sameTreeDef(defA, defB)) return false;
-  for (let i = 0; i < leavesA.length; i++) {
-    const a = leavesA[i];
-    const b = leavesB[i];
+/** Same avals of tensor leaves and same static leaves (the structure was matched already). */
+function sameLeaves(known: unknown[], leaves: unknown[]): boolean {
+  if (known.length !== leaves.length) return false;
+  for (let i = 0; i < leaves.length; i++) {
+    const a = known[i];
+    const b = leaves[i];
     if (b instanceof Tensor) {
       if (!a || typeof a !== 'object') return false;
       const { shape, dtype } = a as Aval;
       if (dtype !== b.dtype || shape.length !== b.shape.length) return false;
       for (let d = 0; d < shape.length; d++) if (shape[d] !== b.shape[d]) return false;
-    } else if (a !== b) return false;
+    } else if (a !== b || b instanceof Tracer) return false;
   }
   return true;
 }
-function sameTreeDef(a: TreeDef, b: TreeDef): boolean {
-  if (a === b) return true;
-  if (a.kind !== b.kind) return false;
-  if (a.kind === 'leaf' || a.kind === 'none') return true;
-  const bc = (b as typeof a).children;
-  if (a.children.length !== bc.length) return false;
-  if (a.kind === 'object' && a.keys.some((k, i) => k !== (b as typeof a).keys[i])) return false;
-  return a.children.every((c, i) => sameTreeDef(c, bc[i]!));
-}
+
+const NO_TAPS: TapValues = Object.freeze({}) as TapValues;
 
 /**
  * Tensors already found finite. Tensors are immutable by convention, so each is checked once;
