@@ -6,6 +6,7 @@ import type { BackwardMode, DeqOptions, SolverName } from '../nn/deq.js';
 import { defaultDeqOptions, modelNames, type ModelName } from '../nn/models.js';
 import { loadData } from '../train/data.js';
 import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, CHECKPOINT_FILE } from '../train/run.js';
+import { availableParallelism } from 'node:os';
 import { type CommandSpec, type Parsed } from './args.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
 import type { CliIo } from './io.js';
@@ -59,7 +60,7 @@ export const trainSpec: CommandSpec = {
     { name: 'test-limit', kind: 'int', value: 'N', help: 'use only the first N test samples' },
     { name: 'runtime', kind: 'string', choices: ['node', 'web'], default: 'node', help: 'onnxruntime-node or onnxruntime-web (wasm)' },
     { name: 'ep', kind: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: 'cpu', help: 'execution provider (falls back to cpu when it cannot load; the provider used is printed)' },
-    { name: 'threads', kind: 'int', value: 'N', default: '1', help: 'onnxruntime intra-op threads' },
+    { name: 'threads', kind: 'int', value: 'N', help: 'onnxruntime intra-op threads (default: 1 for the MLPs, whose kernels are too small to split; every core for conv)' },
     { name: 'seed', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.seed), help: 'seed for initialisation and shuffling' },
     { name: 'out', kind: 'string', value: 'DIR', default: TRAIN_DEFAULTS.out, help: `folder for ${CHECKPOINT_FILE} and metrics.json` },
     { name: 'resume', kind: 'bool', help: 'continue from the checkpoint in --out' },
@@ -99,7 +100,7 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
   const runtime: RuntimeOptions = {
     runtime: runtimeName,
     executionProviders: ep === 'cpu' ? [cpu] : [ep, cpu],
-    intraOpNumThreads: (f.threads as number | undefined) ?? 1,
+    intraOpNumThreads: (f.threads as number | undefined) ?? (model === 'conv' ? availableParallelism() : 1),
   };
   const config: TrainConfig = {
     model,
