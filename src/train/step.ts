@@ -93,6 +93,11 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
       const clipped = clipByGlobalNorm(grads, opts.clipNorm ?? Infinity);
       report.gradNorm = clipped.norm;
       const next = optimizer.update(params, clipped.grads, optState, lr);
+      // the update itself can overflow (a huge learning rate): the old params stay then too
+      if (!treeAllFinite(next.params)) {
+        report.skipped = 'non-finite update';
+        return { params, state, optState, report };
+      }
       return { params: next.params, state: aux.state, optState: next.state, report };
     },
     async evaluate(params, state, x, y) {
