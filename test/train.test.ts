@@ -77,6 +77,14 @@ describe('a training step', () => {
     expect(treeAllFinite(r.params)).toBe(true);
   });
 
+  it('skips an update that overflows (a learning rate of 1e39 in float32) and keeps params', async () => {
+    const opt = sgd();
+    const { params, state } = healthy.init(new Rng(0));
+    const r = await makeTrainer(healthy, opt).step(params, state, opt.init(params), x, y, 1e39);
+    expect(r.report.skipped).toBe('non-finite update');
+    expect(r.params).toBe(params);
+  });
+
   it('applies the update when everything is finite, and the loss falls', async () => {
     const opt = sgd();
     let { params, state } = healthy.init(new Rng(0));
