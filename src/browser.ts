@@ -24,3 +24,4 @@ export { toOnnx, loadOnnx, type ExportOptions, type ExampleArgs, type ManifestEn
 export { importOnnx, type ImportedModel } from './backend/import.js';
 export * from './solvers/index.js';
 export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
+export { customJvp } from './transforms/customJvp.js';

@@ -17,3 +17,4 @@ export * from './solvers/index.js';
 export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
 export * as nn from './nn/index.js';
 export * as train from './train/index.js';
+export { customJvp } from './transforms/customJvp.js';
