@@ -116,10 +116,18 @@ class GraphLowering implements LowerCtx {
     const sub = new GraphLowering(this.model);
     sub.names = new Map(this.names);
     const outs = build(sub);
+    // a body output must be a value its own nodes produce, once: values from outside the body
+    // (inputs, outer names, constants) or repeated ones go through an Identity. Other outputs are
+    // used as they are — an Identity per loop-carried value would run on every iteration.
+    const produced = new Set(sub.nodes.flatMap((nd) => nd.output as string[]));
+    const used = new Set<string>();
     const outputs = outs.map((n, i) => {
-      // body outputs must be produced by nodes of the body itself
-      const out = this.model.fresh(`${name}_out`);
-      sub.nodes.push({ name: this.model.fresh('Identity'), opType: 'Identity', input: [n], output: [out], attribute: [] });
+      let out = n;
+      if (!produced.has(n) || used.has(n)) {
+        out = this.model.fresh(`${name}_out`);
+        sub.nodes.push({ name: this.model.fresh('Identity'), opType: 'Identity', input: [n], output: [out], attribute: [] });
+      }
+      used.add(out);
       const a = outAvals[i];
       return a ? valueInfo(out, a) : { name: out };
     });

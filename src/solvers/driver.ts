@@ -17,7 +17,7 @@ export interface DriverState<S = unknown> {
   bestMetric: Value; // [B]
   bestAbs: Value; // [B]
   bestRel: Value; // [B]
-  first: Value; // scalar: largest metric after init
+  limit: Value; // scalar: a residual above this counts as divergence
   last: Value; // scalar: largest metric of the current iterate
   diverged: Value; // bool scalar
   trace: Value; // [maxIter] largest metric per step (zeros when not traced)
@@ -47,7 +47,7 @@ export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: S
     bestMetric: np.where(isFinite(m.metric), m.metric, Infinity),
     bestAbs: m.abs,
     bestRel: m.rel,
-    first: np.max(m.metric),
+    limit: np.mul(np.maximum(np.max(m.metric), o.tol), o.divergenceFactor),
     last: np.max(m.metric),
     diverged: np.logicalNot(np.equal(np.sum(np.astype(np.logicalNot(isFinite(m.metric)), dt)), 0)),
     trace: np.zerosOf([Math.max(o.maxIter, 1)], dt),
@@ -61,8 +61,8 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
   const better = np.less(m.metric, st.bestMetric); // false for NaN
   const better2 = np.expandDims(better, 1);
   const worst = np.max(m.metric);
-  const nonFinite = np.logicalNot(isFinite(worst));
-  const blewUp = np.greater(worst, np.mul(np.maximum(st.first, o.tol), o.divergenceFactor));
+  // NaN and ±Inf fail the comparison too: one test covers blow-up and non-finite residuals
+  const bad = np.logicalNot(np.less(worst, st.limit));
   let trace = st.trace;
   if (o.trace) {
     const iota = new Tensor('int64', [o.maxIter], BigInt64Array.from({ length: o.maxIter }, (_, i) => BigInt(i)));
@@ -75,9 +75,9 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
     bestMetric: np.where(better, m.metric, st.bestMetric),
     bestAbs: np.where(better, m.abs, st.bestAbs),
     bestRel: np.where(better, m.rel, st.bestRel),
-    first: st.first,
+    limit: st.limit,
     last: worst,
-    diverged: np.logicalOr(st.diverged, np.logicalOr(nonFinite, blewUp)),
+    diverged: np.logicalOr(st.diverged, bad),
     trace,
   };
 }
@@ -87,7 +87,7 @@ export function driverContinue(st: DriverState, opts: SolveOptions): Value {
   const o = solveDefaults(opts);
   return np.logicalAnd(
     np.logicalAnd(np.less(st.k, o.maxIter), np.logicalNot(st.diverged)),
-    np.greaterEqual(np.max(st.bestMetric), o.tol),
+    np.logicalNot(np.less(np.max(st.bestMetric), o.tol)),
   );
 }
 
