@@ -61,16 +61,17 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       const v = s.valid;
       const eye = new Tensor(dt, [m, m]);
       for (let i = 0; i < m; i++) (eye.data as Float64Array)[i * m + i] = 1;
+      const lamEye = new Tensor(dt, [m, m]);
+      for (let i = 0; i < m; i++) (lamEye.data as Float64Array)[i * m + i] = lam;
       const ggT = np.matmul(s.G, np.mT(s.G)); // [B, m, m]
       // λ is relative to the largest squared residual in the history, so the regularisation
       // neither swamps tiny residuals near convergence nor vanishes for large ones
       const scale = np.add(np.max(np.sum(np.mul(ggT, eye), 2), 1, true), dt === 'float64' ? 1e-300 : 1e-30); // [B, 1]
-      const reg = np.mul(eye, np.mul(np.expandDims(scale, 2), lam));
-      const vv = np.mul(np.reshape(v, [m, 1]), np.reshape(v, [1, m]));
-      // unfilled slots get a 1 on the diagonal so that they decouple from the rest
-      const gram = np.add(np.mul(np.add(ggT, reg), vv), np.mul(eye, np.sub(1, v)));
+      // unfilled slots hold zero rows of G, so they do not couple to the rest; a 1 on their
+      // diagonal keeps the system regular
+      const gram = np.add(ggT, np.add(np.mul(np.expandDims(scale, 2), lamEye), np.mul(eye, np.sub(1, v))));
       // Σα = 1 with α minimising ‖Gᵀα‖² + λ‖α‖²: α = y / Σy where (GGᵀ + λI) y = 1 (an SPD system,
-      // solved without pivoting); unfilled slots get y = 1 and are then zeroed
+      // solved without pivoting); unfilled slots are then zeroed
       const y = np.solve(gram, np.fill([b, m, 1], 1, dt), { spd: true }); // [B, m, 1]
       const yv = np.mul(np.reshape(y, [b, 1, m]), np.reshape(v, [1, 1, m]));
       const alpha = np.div(yv, np.sum(yv, 2, true)); // [B, 1, m]
