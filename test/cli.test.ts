@@ -81,3 +81,32 @@ describe('train flags', () => {
     expect(E.isLeft(r) && r.left.message).toMatch(/add --backward phantom/);
   });
 });
+
+describe('deq export', () => {
+  it('writes each cell, its VJP and JVP graph with a manifest, and the files run', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadOnnx, Rng } = await import('../src/index.js');
+    const out = mkdtempSync(join(tmpdir(), 'deq-export-'));
+    const io = capture();
+    expect(await runCli(['export', '--out', out, '--batch', '2', '--dtype', 'float64'], io)).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { models: { file: string; inputs: { name: string; shape: number[] }[] }[] };
+    expect(manifest.models.map((m) => m.file).sort()).toEqual([
+      'resnet_cell.cell.onnx', 'resnet_cell.jvp.onnx', 'resnet_cell.vjp.onnx', 'tanh_cell.cell.onnx', 'tanh_cell.jvp.onnx', 'tanh_cell.vjp.onnx',
+    ]);
+    // the tanh cell computes tanh(z W + x)
+    const cell = await loadOnnx(join(out, 'tanh_cell.cell.onnx'));
+    const rng = new Rng(4);
+    const feeds = Object.fromEntries(cell.inputs.map((i) => [i.name, rng.randn(i.shape, 'float64', 0.3)]));
+    const y = Object.values(await cell.run(feeds))[0]!;
+    const [z, x, W] = [feeds.z!, feeds.x!, feeds['params.W']!].map((t) => t.toArray());
+    const n = W.length === 0 ? 0 : Math.round(Math.sqrt(W.length));
+    for (const [b, j] of [[0, 0], [1, n - 1]] as const) {
+      let acc = x[b * n + j]!;
+      for (let k = 0; k < n; k++) acc += z[b * n + k]! * W[k * n + j]!;
+      expect(y.toArray()[b * n + j]).toBeCloseTo(Math.tanh(acc), 12);
+    }
+    await cell.release();
+  });
+});
