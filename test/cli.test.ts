@@ -98,7 +98,7 @@ describe('deq export', () => {
     // the tanh cell computes tanh(z W + x)
     const cell = await loadOnnx(join(out, 'tanh_cell.cell.onnx'));
     const rng = new Rng(4);
-    const feeds = Object.fromEntries(cell.inputs.map((i) => [i.name, rng.randn(i.shape, 'float64', 0.3)]));
+    const feeds = Object.fromEntries(cell.inputs.map((i) => [i.name, rng.randn(i.shape.map((d) => d ?? 1), 'float64', 0.3)]));
     const y = Object.values(await cell.run(feeds))[0]!;
     const [z, x, W] = [feeds.z!, feeds.x!, feeds['params.W']!].map((t) => t.toArray());
     const n = W.length === 0 ? 0 : Math.round(Math.sqrt(W.length));
