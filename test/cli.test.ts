@@ -110,3 +110,18 @@ describe('deq export', () => {
     await cell.release();
   });
 });
+
+describe('deq train flag values', () => {
+  it('rejects bad numbers in one line before loading anything', async () => {
+    for (const [argv, msg] of [
+      [['train', '--epochs', '-3'], /^deq train: --epochs must be a positive integer, got -3$/],
+      [['train', '--augment', '-1'], /^deq train: --augment must be 0 or a positive integer, got -1$/],
+    ] as const) {
+      const io = capture();
+      expect(await runCli([...argv], io)).not.toBe(0);
+      expect(io.stdout).toEqual([]);
+      expect(io.stderr).toHaveLength(1);
+      expect(io.stderr[0]).toMatch(msg);
+    }
+  });
+});

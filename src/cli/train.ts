@@ -5,7 +5,7 @@ import type { RuntimeOptions } from '../backend/runtime.js';
 import type { BackwardMode, DeqOptions, SolverName } from '../nn/deq.js';
 import { defaultDeqOptions, modelNames, type ModelName } from '../nn/models.js';
 import { loadData } from '../train/data.js';
-import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, CHECKPOINT_FILE } from '../train/run.js';
+import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, validateConfig, CHECKPOINT_FILE } from '../train/run.js';
 import { availableParallelism } from 'node:os';
 import { type CommandSpec, type Parsed } from './args.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
@@ -117,6 +117,10 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
     trainLimit: f['train-limit'] as number | undefined,
     testLimit: f['test-limit'] as number | undefined,
   };
+  // check the numbers before anything is loaded or printed
+  const checked = validateConfig(config);
+  if (E.isLeft(checked)) return E.left(new InputError(`deq train: ${checked.left.message}`));
+  if (!Number.isInteger(config.augment) || config.augment! < 0) return E.left(new InputError(`deq train: --augment must be 0 or a positive integer, got ${config.augment}`));
   return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: Boolean(f.resume) });
 }
 
