@@ -2,14 +2,14 @@
  * Solvers side by side: iterations and time to tol 1e-4, host loop (one session.run per step,
  * state read back to the host in between) vs compiled loop (the whole solve in one Loop, one run).
  *
- *   npx tsx bench/solvers.ts [--reps N] [--only tanh|resnet]
+ *   npx tsx bench/solvers.ts [--reps N] [--only tanh|resnet] [--runtime node|web]
  *
  * Cells, float32: the tanh cell z = tanh(zW + x) (batch 100, width 100, ‖W‖₂ = 0.9) and the
  * tutorial's ResNetLayer(48, 64, groups 8) on 28×28 inputs, batch 32 (fewer repetitions). Each
  * figure is the median of the timed runs after one warm-up run (which also compiles).
  */
 import os from 'node:os';
-import { fixedPoint, fixedPointHost, jit, np, ones, Rng, Tensor, zeros, type SolverName, type Value } from '../src/index.js';
+import { fixedPoint, fixedPointHost, jit, np, ones, Rng, setRuntimeDefaults, Tensor, zeros, type SolverName, type Value } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -18,6 +18,9 @@ const flag = (name: string) => {
 };
 const repsArg = flag('--reps');
 const only = flag('--only');
+// the default loop mode is decided per runtime: both modes run on the runtime chosen here
+const runtime = flag('--runtime') === 'web' ? 'web' : 'node';
+setRuntimeDefaults(runtime === 'web' ? { runtime: 'web', executionProviders: ['wasm'] } : { runtime: 'node', executionProviders: ['cpu'] });
 
 const rng = new Rng(7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -146,6 +149,6 @@ function table(rows: Row[]): string {
 const cases = [tanhCase, resnetCase].filter((mk) => !only || mk.name.toLowerCase().startsWith(only));
 const rows: Row[] = [];
 for (const mk of cases) rows.push(...(await runCase(mk())));
-console.log(`Solvers to tol 1e-4 (relative residual), float32, onnxruntime-node CPU, 1 intra-op thread; ${os.cpus().length} cores, Node ${process.versions.node}.`);
+console.log(`Solvers to tol 1e-4 (relative residual), float32, ${runtime === 'web' ? 'onnxruntime-web wasm' : 'onnxruntime-node CPU'}, 1 intra-op thread; ${os.cpus().length} cores, Node ${process.versions.node}.`);
 console.log('Median of timed runs after one warm-up run (tanh: ' + (repsArg ?? 7) + ', ResNet: ' + (repsArg ?? 3) + ' runs). Host loop: one session.run per step.');
 console.log(table(rows));
