@@ -18,6 +18,7 @@ export type { Value } from './core/primitive.js';
 export { graphToString } from './core/ir.js';
 export { jit, type JitOptions, type Jitted } from './transforms/jit.js';
 export { grad, valueAndGrad, jvp, vjp, type GradOptions } from './transforms/grad.js';
+export { vmap, type VmapOptions } from './transforms/vmap.js';
 export { setRuntimeDefaults, createSession, type RuntimeOptions, type Session } from './backend/runtime.js';
 // loadOnnx takes bytes here (a path needs a file system)
 export { toOnnx, loadOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type LoadedModel, type Exported, type TensorInfo } from './backend/export.js';

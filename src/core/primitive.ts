@@ -69,6 +69,12 @@ export interface Primitive<P extends Params = any> {
    * Undefined marks the linear inputs), return cotangents for the inputs (null for non-linear ones).
    */
   transpose?(cts: (Value | null)[], inputs: (Value | Undefined)[], params: P): (Value | null)[];
+  /**
+   * Batching rule (vmap): given inputs and the batch axis of each (null = not batched), return
+   * outputs and their batch axes, or null when the rule does not cover this case (vmap then
+   * unrolls the batch).
+   */
+  batch?(inputs: Value[], dims: (number | null)[], params: P): [Value[], (number | null)[]] | null;
   /** Outputs whose derivative is always zero (integer or boolean results). */
   readonly nondifferentiable?: boolean;
   /** Sub-graphs carried in params, for transforms that walk all graphs. */

@@ -16,6 +16,7 @@ export const stopGradientP = definePrimitive({
   nondifferentiable: true,
   shape: ([x]) => [x!],
   lower: (ctx, [x]) => [ctx.op('Identity', [x!])],
+  batch: ([x], [d]) => [[stopGradient(x!)], [d!]],
 });
 export const stopGradient = (x: Value): Value => bind1(stopGradientP, [x]);
 

@@ -9,6 +9,7 @@ import { definePrimitive, Undefined } from '../core/primitive.js';
 import { full } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
+import { batchFirst } from './batching.js';
 import { pad, reshape, slice, transpose } from './shape.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf } from './util.js';
 
@@ -77,6 +78,14 @@ export const conv2dP: Primitive<ConvParams> = definePrimitive<ConvParams>({
       return [bind1(convTransposeP, [ct, w as Value], { ...p, outHW: [h!, wd!] }), null];
     }
     return [null, convWeightGrad(x as Value, ct, p, (w as Undefined).aval.shape)];
+  },
+  // batched input, shared weight: fold the batch axis into N; a batched weight is unrolled
+  batch: ([x, w], [dx, dw], p) => {
+    if (dx === null || dw !== null) return null;
+    const xb = batchFirst(x!, dx);
+    const [b, n, ...chw] = shapeOf(xb) as number[];
+    const y = bind1(conv2dP, [reshape(xb, [b! * n!, ...chw]), w!], p);
+    return [[reshape(y, [b!, n!, ...shapeOf(y).slice(1)])], [0]];
   },
 });
 

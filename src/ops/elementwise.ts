@@ -4,6 +4,7 @@ import { DTypeError } from '../core/errors.js';
 import type { Aval } from '../core/ir.js';
 import { type Primitive, definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
+import { broadcastBatch } from './batching.js';
 import { broadcastTo, unbroadcast, zerosOf } from './shape.js';
 import { type ArrayLike, broadcastShapes, dtypeOf, lift, requireFloat, sameDType, shapeOf } from './util.js';
 
@@ -23,13 +24,15 @@ function binary(
   jvp: Primitive['jvp'],
   transpose?: Primitive['transpose'],
 ): Primitive {
-  return definePrimitive({
+  const p: Primitive = definePrimitive({
     name,
     shape: (xs) => [outAval(name, xs)],
     lower: (ctx, xs) => [ctx.op(onnx, xs)],
     jvp,
     transpose,
+    batch: (xs, ds, params) => broadcastBatch(p)(xs, ds, params),
   });
+  return p;
 }
 
 // ---- arithmetic ------------------------------------------------------------------------------
@@ -125,6 +128,8 @@ function unary(
       return [[y], [dx && tangent ? tangent(x!, dx, y) : null]];
     },
     transpose: opts.linear ? ([ct]) => [ct && bind1(p, [ct])] : undefined,
+    // elementwise: the batch axis stays where it is
+    batch: ([x], [d]) => [[bind1(p, [x!])], [d!]],
   });
   return p;
 }
@@ -141,12 +146,14 @@ export const signP = unary('sign', 'Sign', null);
 
 // ---- comparisons (boolean results, no derivative) --------------------------------------------
 function compare(name: string, lowerFn: (ctx: Parameters<NonNullable<Primitive['lower']>>[0], a: string, b: string) => string): Primitive {
-  return definePrimitive({
+  const p: Primitive = definePrimitive({
     name,
     nondifferentiable: true,
     shape: (xs) => [outAval(name, xs, 'bool')],
     lower: (ctx, [a, b]) => [lowerFn(ctx, a!, b!)],
+    batch: (xs, ds, params) => broadcastBatch(p)(xs, ds, params),
   });
+  return p;
 }
 export const greaterP = compare('greater', (c, a, b) => c.op('Greater', [a, b]));
 export const lessP = compare('less', (c, a, b) => c.op('Less', [a, b]));
@@ -156,7 +163,7 @@ export const equalP = compare('equal', (c, a, b) => c.op('Equal', [a, b]));
 export const greaterEqualP = compare('greaterEqual', (c, a, b) => c.op('Or', [c.op('Greater', [a, b]), c.op('Equal', [a, b])]));
 export const lessEqualP = compare('lessEqual', (c, a, b) => c.op('Or', [c.op('Less', [a, b]), c.op('Equal', [a, b])]));
 
-export const logicalP = definePrimitive<{ op: 'and' | 'or' | 'not' }>({
+export const logicalP: Primitive<{ op: 'and' | 'or' | 'not' }> = definePrimitive<{ op: 'and' | 'or' | 'not' }>({
   name: 'logical',
   nondifferentiable: true,
   shape: (xs, p) => {
@@ -164,10 +171,11 @@ export const logicalP = definePrimitive<{ op: 'and' | 'or' | 'not' }>({
     return [outAval(`logical ${p.op}`, xs, 'bool')];
   },
   lower: (ctx, xs, p) => [ctx.op(p.op === 'and' ? 'And' : p.op === 'or' ? 'Or' : 'Not', xs)],
+  batch: (xs, ds, p) => broadcastBatch(logicalP)(xs, ds, p),
 });
 
 // ---- where (select) --------------------------------------------------------------------------
-export const whereP = definePrimitive({
+export const whereP: Primitive = definePrimitive({
   name: 'where',
   shape: ([c, a, b]) => {
     if (c!.dtype !== 'bool') throw new DTypeError(`where: condition must be bool, got ${c!.dtype}`);
@@ -197,6 +205,7 @@ export const whereP = definePrimitive({
       b instanceof Undefined ? unbroadcast(where(c, z, ct), b.aval.shape) : null,
     ];
   },
+  batch: (xs, ds, p) => broadcastBatch(whereP)(xs, ds, p),
 });
 
 // ---- cast --------------------------------------------------------------------------------------
@@ -206,6 +215,7 @@ export const castP = definePrimitive<{ dtype: DType }>({
   lower: (ctx, [x], p) => [ctx.op('Cast', [x!], { to: ({ float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 } as const)[p.dtype] })],
   jvp: ([x], [dx], p) => [[astype(x!, p.dtype)], [dx && isFloat(p.dtype) && isFloat(dtypeOf(x!)) ? astype(dx, p.dtype) : null]],
   transpose: ([ct], [x]) => [ct && astype(ct, (x as Undefined).aval.dtype)],
+  batch: ([x], [d], p) => [[astype(x!, p.dtype)], [d!]],
 });
 
 // ---- np wrappers -------------------------------------------------------------------------------

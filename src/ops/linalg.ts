@@ -1,12 +1,13 @@
 /** Batched matmul with numpy semantics (bilinear: JVP by the product rule, transpose per operand). */
 import { DTypeError, ShapeError } from '../core/errors.js';
-import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
+import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
+import { broadcastBatch } from './batching.js';
 import { mT, reshape, unbroadcast } from './shape.js';
 import { broadcastShapes, fmtShape, sameDType, shapeOf } from './util.js';
 
-export const matmulP = definePrimitive({
+export const matmulP: Primitive = definePrimitive({
   name: 'matmul',
   shape: ([a, b]) => {
     const d = sameDType('matmul', [a!, b!]);
@@ -35,6 +36,8 @@ export const matmulP = definePrimitive({
       ct && b instanceof Undefined ? unbroadcast(matmul(mT(a as Value), ct), b.aval.shape) : null,
     ];
   },
+  // numpy batch semantics: batch axes in front, padded with ones up to the larger operand's rank
+  batch: (xs, ds, p) => broadcastBatch(matmulP)(xs, ds, p),
 });
 
 /** Matrix product; 1-D operands are treated as row / column vectors as numpy does. */

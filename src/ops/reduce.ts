@@ -5,6 +5,7 @@ import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { sizeOf } from '../core/tensor.js';
 import { avalOf, bind1 } from '../core/trace.js';
 import { astype, div, equal, mul, sub } from './elementwise.js';
+import { batchFirst } from './batching.js';
 import { broadcastTo, reshape } from './shape.js';
 import { dtypeOf, fmtShape, normAxis, requireFloat, shapeOf } from './util.js';
 
@@ -17,6 +18,8 @@ const reducedAval = (name: string, x: Aval, p: ReduceParams): Aval => {
   const shape = p.keepdims ? x.shape.map((d, i) => (p.axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !p.axes.includes(i));
   return { shape, dtype: x.dtype };
 };
+/** Reduced axes of an example, with the batch axis in front. */
+const shiftAxes = (axes: number[]) => axes.map((a) => a + 1);
 const keptShape = (s: readonly number[], axes: number[]) => s.map((d, i) => (axes.includes(i) ? 1 : d));
 
 export const reduceSumP = definePrimitive<ReduceParams>({
@@ -32,6 +35,7 @@ export const reduceSumP = definePrimitive<ReduceParams>({
     const s = (x as Undefined).aval.shape;
     return [ct && broadcastTo(reshape(ct, keptShape(s, p.axes)), s)];
   },
+  batch: ([x], [d], p) => [[sum(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
 });
 
 export const reduceMaxP = definePrimitive<ReduceParams>({
@@ -47,6 +51,7 @@ export const reduceMaxP = definePrimitive<ReduceParams>({
     const count = sum(mask, p.axes, p.keepdims);
     return [[out], [div(sum(mul(dx, mask), p.axes, p.keepdims), count)]];
   },
+  batch: ([x], [d], p) => [[max(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
 });
 
 export const argmaxP = definePrimitive<{ axis: number; keepdims: boolean }>({
@@ -54,6 +59,7 @@ export const argmaxP = definePrimitive<{ axis: number; keepdims: boolean }>({
   nondifferentiable: true,
   shape: ([x], p) => [{ ...reducedAval('argmax', x!, { axes: [p.axis], keepdims: p.keepdims }), dtype: 'int64' }],
   lower: (ctx, [x], p) => [ctx.op('ArgMax', [x!], { axis: p.axis, keepdims: p.keepdims ? 1 : 0 })],
+  batch: ([x], [d], p) => [[argmax(batchFirst(x!, d!), p.axis + 1, p.keepdims)], [0]],
 });
 
 const axesOf = (name: string, x: Value, axis?: number | readonly number[]): number[] => {

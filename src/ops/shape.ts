@@ -5,6 +5,7 @@ import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { type Shape, sizeOf, Tensor } from '../core/tensor.js';
 import { astype, equal, mul } from './elementwise.js';
 import { bind1 } from '../core/trace.js';
+import { batchFirst, batchSize } from './batching.js';
 import { sum } from './reduce.js';
 import { type ArrayLike, dtypeOf, fmtShape, lift, normAxis, sameDType, shapeOf, shapesEqual } from './util.js';
 
@@ -30,6 +31,10 @@ export const reshapeP = definePrimitive<{ shape: number[] }>({
   lower: (ctx, [x], p) => [ctx.op('Reshape', [x!, ctx.ints(p.shape)])],
   jvp: ([x], [dx], p) => [[reshape(x!, p.shape)], [dx && reshape(dx, p.shape)]],
   transpose: ([ct], [x]) => [ct && reshape(ct, (x as Undefined).aval.shape)],
+  batch: ([x], [d], p) => {
+    const xb = batchFirst(x!, d!);
+    return [[reshape(xb, [shapeOf(xb)[0]!, ...p.shape])], [0]];
+  },
 });
 /** Reshape; one dimension may be -1. */
 export function reshape(x: ArrayLike, shape: readonly number[]): Value {
@@ -66,6 +71,7 @@ export const transposeP = definePrimitive<{ perm: number[] }>({
     p.perm.forEach((a, i) => { inv[a] = i; });
     return [ct && transpose(ct, inv)];
   },
+  batch: ([x], [d], p) => [[transpose(batchFirst(x!, d!), [0, ...p.perm.map((a) => a + 1)])], [0]],
 });
 /** Permute axes; without perm, reverse them. */
 export function transpose(x: Value, perm?: readonly number[]): Value {
@@ -96,6 +102,13 @@ export const broadcastP = definePrimitive<{ shape: number[] }>({
   lower: (ctx, [x], p) => [ctx.op('Expand', [x!, ctx.ints(p.shape)])],
   jvp: ([x], [dx], p) => [[broadcastTo(x!, p.shape)], [dx && broadcastTo(dx, p.shape)]],
   transpose: ([ct], [x]) => [ct && unbroadcast(ct, (x as Undefined).aval.shape)],
+  batch: ([x], [d], p) => {
+    // pad the example axes with leading ones so the batch axis stays in front
+    const xb = batchFirst(x!, d!);
+    const [n, ...s] = shapeOf(xb);
+    const ones = new Array<number>(p.shape.length - s.length).fill(1);
+    return [[broadcastTo(reshape(xb, [n!, ...ones, ...s]), [n!, ...p.shape])], [0]];
+  },
 });
 export function broadcastTo(x: ArrayLike, shape: Shape): Value {
   const [v] = lift(x);
@@ -144,6 +157,12 @@ export const concatP = definePrimitive<{ axis: number }>({
       return sliceAxis(ct, p.axis, start, off);
     });
   },
+  batch: (xs, ds, p) => {
+    const n = batchSize(xs, ds);
+    // unbatched pieces are repeated along the batch
+    const parts = xs.map((x, i) => (ds[i] === null ? broadcastTo(expandDims(x, 0), [n, ...shapeOf(x)]) : batchFirst(x, ds[i]!)));
+    return [[concat(parts, p.axis + 1)], [0]];
+  },
 });
 export function concat(xs: readonly Value[], axis = 0): Value {
   if (xs.length === 0) throw new ShapeError('concat: needs at least one input');
@@ -176,6 +195,10 @@ export const sliceP = definePrimitive<{ starts: number[]; ends: number[] }>({
     const s = (x as Undefined).aval.shape;
     return [ct && pad(ct, s.map((d, i) => [p.starts[i]!, d - p.ends[i]!] as [number, number]))];
   },
+  batch: ([x], [d], p) => {
+    const xb = batchFirst(x!, d!);
+    return [[slice(xb, [0, ...p.starts], [shapeOf(xb)[0]!, ...p.ends])], [0]];
+  },
 });
 export function slice(x: Value, starts: readonly number[], ends: readonly number[]): Value {
   const s = shapeOf(x);
@@ -205,6 +228,7 @@ export const padP = definePrimitive<{ pads: [number, number][] }>({
     const s = (x as Undefined).aval.shape;
     return [ct && slice(ct, p.pads.map((q) => q[0]), s.map((d, i) => p.pads[i]![0] + d))];
   },
+  batch: ([x], [d], p) => [[pad(batchFirst(x!, d!), [[0, 0], ...p.pads])], [0]],
 });
 export function pad(x: Value, pads: readonly (readonly [number, number])[]): Value {
   if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
@@ -248,8 +272,22 @@ export const takeP = definePrimitive<{ axis: number }>({
     const mask = reshape(astype(equal(iota, i as Value), x.aval.dtype), s.map((d, k) => (k === p.axis ? d : 1)));
     return [mul(expandDims(ct, p.axis), mask), null];
   },
+  // a batched index gathers a different slice per example: left to the unrolled fallback
+  batch: ([x, i], [d, di], p) => (di !== null ? null : [[take(batchFirst(x!, d!), i!, p.axis + 1)], [0]]),
 });
 /** x[..., i, ...] along `axis`, with i a traced int64 scalar. */
 export function take(x: Value, i: Value, axis: number): Value {
   return bind1(takeP, [x, i], { axis: normAxis('take', axis, shapeOf(x).length) });
+}
+
+// ---- moveAxis ------------------------------------------------------------------------------------
+/** Move axis `from` of x to position `to`. */
+export function moveAxis(x: Value, from: number, to: number): Value {
+  const r = shapeOf(x).length;
+  const f = normAxis('moveAxis', from, r);
+  const t = normAxis('moveAxis', to, r);
+  if (f === t) return x;
+  const perm = [...Array(r).keys()].filter((a) => a !== f);
+  perm.splice(t, 0, f);
+  return transpose(x, perm);
 }
