@@ -69,7 +69,7 @@ export const trainSpec: CommandSpec = {
     'deq train',
     'deq train --solver forward --backward jfb --epochs 5',
     'deq train --model conv --epochs 2 --batch 50 --out conv-run',
-    "deq train --optimizer sgd --schedule step --epochs 10   # the tutorial's recipe",
+    "deq train --optimizer sgd --schedule step --epochs 10 --augment 0   # the tutorial's recipe",
     'deq train --data /usr/share/datasets/fashion-mnist --epochs 3',
     'deq train --out deq-run --resume --epochs 20',
   ],
