@@ -7,33 +7,13 @@ import { isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, TraceError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
-import { treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
-import { Tensor, full } from '../core/tensor.js';
-import { avalOf, evalGraph, Tracer, traceGraph } from '../core/trace.js';
+import { treeFlatten, treeUnflatten } from '../core/pytree.js';
+import { full } from '../core/tensor.js';
+import { avalOf, evalGraph } from '../core/trace.js';
 import { autoJit, needsStaging } from './jit.js';
+import { isDyn, traceArgs } from './traceArgs.js';
 import { jvpInterpret, zerosLike } from './jvp.js';
 import { vjpInterpret } from './transpose.js';
-
-const isDyn = (l: unknown): l is Value => l instanceof Tensor || l instanceof Tracer;
-
-/** Trace fn(...args) where the dynamic leaves of args become graph inputs. */
-function traceArgs(fn: (...a: any[]) => unknown, args: unknown[]) {
-  const [leaves, def] = treeFlatten(args);
-  const dyn = leaves.flatMap((l, i) => (isDyn(l) ? [i] : []));
-  let outDef: TreeDef | undefined;
-  const { graph, captured } = traceGraph((...xs) => {
-    const full2 = [...leaves];
-    dyn.forEach((j, k) => { full2[j] = xs[k]; });
-    const [outs, od] = treeFlatten(fn(...treeUnflatten<unknown[]>(def, full2)));
-    outDef = od;
-    return outs.map((o) => {
-      if (typeof o === 'number') return full([], o, 'float32');
-      if (!isDyn(o)) throw new TraceError(`function returned a leaf of type ${typeof o}: return tensors`);
-      return o;
-    });
-  }, dyn.map((j) => avalOf(leaves[j] as Value)));
-  return { graph, captured, leaves, def, dyn, outDef: outDef! };
-}
 
 export interface GradOptions {
   /** Which positional arguments to differentiate (default 0). */

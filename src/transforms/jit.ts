@@ -6,11 +6,11 @@
 import { allFinite, Tensor } from '../core/tensor.js';
 import { NonFiniteError, TraceError } from '../core/errors.js';
 import { type Aval, avalKey, type Graph } from '../core/ir.js';
-import type { Value } from '../core/primitive.js';
 import { matchLeaves, treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
-import { isTracing, Tracer, traceGraph } from '../core/trace.js';
+import { isTracing, Tracer } from '../core/trace.js';
 import { encodeModel, lowerModel } from '../backend/lower.js';
 import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
+import { traceArgs } from './traceArgs.js';
 
 export interface JitOptions extends RuntimeOptions {
   /** Throw a NonFiniteError when an input holds NaN or Inf (default true). */
@@ -65,23 +65,9 @@ export function leafPaths(tree: unknown, prefix = ''): string[] {
 
 /** Trace `fn` on the dynamic leaves of `args` (static leaves stay as they are). */
 export function traceWithArgs(fn: (...args: any[]) => unknown, args: unknown[]): { graph: Graph; outDef: TreeDef; nOut: number; dynamic: number[] } {
-  const [leaves, def] = treeFlatten(args);
-  const dynamic = leaves.flatMap((l, i) => (l instanceof Tensor ? [i] : []));
-  let outDef: TreeDef | undefined;
-  const { graph, captured } = traceGraph((...xs) => {
-    const full = [...leaves];
-    dynamic.forEach((j, k) => { full[j] = xs[k]; });
-    const out = fn(...treeUnflatten<unknown[]>(def, full));
-    const [outLeaves, def2] = treeFlatten(out);
-    outDef = def2;
-    return outLeaves.map((l) => {
-      if (typeof l === 'number') return new Tensor('float32', [], new Float32Array([l]));
-      if (!(l instanceof Tensor) && !(l instanceof Tracer)) throw new TraceError(`function returned a leaf of type ${typeof l}: return tensors`);
-      return l as Value;
-    });
-  }, dynamic.map((j) => leaves[j] as Tensor));
+  const { graph, captured, outDef, dyn } = traceArgs(fn, args);
   if (captured.length) throw new TraceError('jit: the function closed over a traced value from an enclosing transform; pass it as an argument');
-  return { graph, outDef: outDef!, nOut: graph.outputs.length, dynamic };
+  return { graph, outDef, nOut: graph.outputs.length, dynamic: dyn };
 }
 
 export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions = {}): Jitted<F> {

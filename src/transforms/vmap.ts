@@ -3,16 +3,16 @@
  * batching rule; a primitive without one (or whose rule does not cover the case) is unrolled over
  * the batch, which is always correct, only slower.
  */
-import { ShapeError, TraceError } from '../core/errors.js';
+import { ShapeError } from '../core/errors.js';
 import { type Atom, type Aval, type Graph, type Params, Var } from '../core/ir.js';
 import type { Primitive, Value } from '../core/primitive.js';
 import { leafCount, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
-import { Tensor, full } from '../core/tensor.js';
-import { avalOf, bind, readAtom, tap, Tracer, traceGraph } from '../core/trace.js';
+import { avalOf, bind, readAtom, tap } from '../core/trace.js';
 import { batchFirst, batchSize } from '../ops/batching.js';
 import { broadcastTo, expandDims, moveAxis, reshape, sliceAxis, stack } from '../ops/shape.js';
 import { fmtShape, normAxis, shapeOf } from '../ops/util.js';
 import { autoJit, needsStaging } from './jit.js';
+import { isDyn, traceArgs } from './traceArgs.js';
 
 /** The batch axis of a value; null when it is the same for every example. */
 export type BatchDim = number | null;
@@ -81,7 +81,6 @@ export interface VmapOptions {
   outAxes?: BatchDim | BatchDim[];
 }
 
-const isDyn = (l: unknown): l is Value => l instanceof Tensor || l instanceof Tracer;
 
 /**
  * vmap(f) maps f over a batch axis of its arguments: vmap(f)(xs) stacks f(x) for each example x
@@ -114,24 +113,13 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
       const a = avalOf(leaves[j] as Value);
       return { shape: a.shape.filter((_, k) => k !== leafDims[j]), dtype: a.dtype };
     };
-    let outDef: TreeDef | undefined;
-    const { graph, captured } = traceGraph((...xs) => {
-      const all = [...leaves];
-      dyn.forEach((j, k) => { all[j] = xs[k]; });
-      const [outs, od] = treeFlatten(f(...treeUnflatten<unknown[]>(def, all)));
-      outDef = od;
-      return outs.map((o) => {
-        if (typeof o === 'number') return full([], o, 'float32');
-        if (!isDyn(o)) throw new TraceError(`vmap: function returned a leaf of type ${typeof o}: return tensors`);
-        return o;
-      });
-    }, dyn.map(exampleAval));
+    const { graph, captured, outDef } = traceArgs(f, args, exampleAval);
     const [outs, dims] = vmapInterpret(
       graph,
       [...dyn.map((j) => leaves[j] as Value), ...captured],
       [...dyn.map((j) => leafDims[j]!), ...captured.map(() => null)],
     );
-    const axes = outLeafAxes(outDef!, opts.outAxes);
+    const axes = outLeafAxes(outDef, opts.outAxes);
     const placed = outs.map((o, i) => {
       const ax = axes[i]!;
       if (ax === null) {
@@ -141,7 +129,7 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
       const b = dims[i] === null ? broadcastTo(expandDims(o, 0), [n, ...shapeOf(o)]) : batchFirst(o, dims[i]!);
       return moveAxis(b, 0, normAxis('vmap (outAxes)', ax, shapeOf(b).length));
     });
-    return treeUnflatten(outDef!, placed);
+    return treeUnflatten(outDef, placed);
   };
   return (...args: Parameters<F>): any => (needsStaging(args) ? staged(...args) : autoJit(staged)(...args));
 }
