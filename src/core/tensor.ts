@@ -133,3 +133,13 @@ function finiteF64(d: Float64Array): boolean {
   for (; i < d.length; i++) a += d[i]! * 0;
   return a + b + c + e === 0;
 }
+
+/** [0, 1, …, n − 1] as int64 (indices to compare against, e.g. for one-hot masks). */
+export const iota = (n: number): Tensor => new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i)));
+
+/** value · I, n × n. */
+export function eye(n: number, dtype: DType = 'float32', value = 1): Tensor {
+  const t = new Tensor(dtype, [n, n]);
+  for (let i = 0; i < n; i++) (t.data as Float64Array)[i * n + i] = value;
+  return t;
+}

@@ -2,7 +2,7 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
-import { type Shape, sizeOf, Tensor } from '../core/tensor.js';
+import { iota, type Shape, sizeOf } from '../core/tensor.js';
 import { astype, equal, mul } from './elementwise.js';
 import { bind1 } from '../core/trace.js';
 import { batchFirst, batchSize } from './batching.js';
@@ -268,8 +268,7 @@ export const takeP = definePrimitive<{ axis: number }>({
     // scatter back: the cotangent lands in slice i, zeros elsewhere
     const s = x.aval.shape;
     const n = s[p.axis]!;
-    const iota = new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, k) => BigInt(k)));
-    const mask = reshape(astype(equal(iota, i as Value), x.aval.dtype), s.map((d, k) => (k === p.axis ? d : 1)));
+    const mask = reshape(astype(equal(iota(n), i as Value), x.aval.dtype), s.map((d, k) => (k === p.axis ? d : 1)));
     return [mul(expandDims(ct, p.axis), mask), null];
   },
   // a batched index gathers a different slice per example: left to the unrolled fallback

@@ -6,7 +6,7 @@
  */
 import { DTypeError, ShapeError } from '../core/errors.js';
 import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { iota, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { foriLoop } from './control.js';
 import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from './elementwise.js';
@@ -78,7 +78,6 @@ function eliminateUnrolled(aug: Value, n: number, nb: number, pivoting: boolean)
   return m;
 }
 
-const iota = (n: number) => new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i)));
 
 function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   const sa = shapeOf(a);

@@ -6,7 +6,7 @@
  * solved with the `solve` primitive; λ regularises it where the history is nearly collinear.
  */
 import type { Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { eye, Tensor } from '../core/tensor.js';
 import { np } from './np.js';
 import type { BatchMap, Solver } from './types.js';
 
@@ -59,17 +59,15 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       const dt = np.dtype(s.F);
       const [b] = np.shape(s.F) as [number];
       const v = s.valid;
-      const eye = new Tensor(dt, [m, m]);
-      for (let i = 0; i < m; i++) (eye.data as Float64Array)[i * m + i] = 1;
-      const lamEye = new Tensor(dt, [m, m]);
-      for (let i = 0; i < m; i++) (lamEye.data as Float64Array)[i * m + i] = lam;
+      const I = eye(m, dt);
+      const lamEye = eye(m, dt, lam);
       const ggT = np.matmul(s.G, np.mT(s.G)); // [B, m, m]
       // λ is relative to the largest squared residual in the history, so the regularisation
       // neither swamps tiny residuals near convergence nor vanishes for large ones
-      const scale = np.add(np.max(np.sum(np.mul(ggT, eye), 2), 1, true), dt === 'float64' ? 1e-300 : 1e-30); // [B, 1]
+      const scale = np.add(np.max(np.sum(np.mul(ggT, I), 2), 1, true), dt === 'float64' ? 1e-300 : 1e-30); // [B, 1]
       // unfilled slots hold zero rows of G, so they do not couple to the rest; a 1 on their
       // diagonal keeps the system regular
-      const gram = np.add(ggT, np.add(np.mul(np.expandDims(scale, 2), lamEye), np.mul(eye, np.sub(1, v))));
+      const gram = np.add(ggT, np.add(np.mul(np.expandDims(scale, 2), lamEye), np.mul(I, np.sub(1, v))));
       // Σα = 1 with α minimising ‖Gᵀα‖² + λ‖α‖²: α = y / Σy where (GGᵀ + λI) y = 1 (an SPD system,
       // solved without pivoting); unfilled slots are then zeroed
       const y = np.solve(gram, np.fill([b, m, 1], 1, dt), { spd: true }); // [B, m, 1]

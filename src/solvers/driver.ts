@@ -5,7 +5,7 @@
  * whileLoop (compiled) or step by step from the host; both give the same iterates.
  */
 import type { Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { iota, Tensor } from '../core/tensor.js';
 import { np } from './np.js';
 import type { BatchMap, Solver, SolveOptions, SolveStats } from './types.js';
 import { solveDefaults } from './types.js';
@@ -65,8 +65,7 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
   const bad = np.logicalNot(np.less(worst, st.limit));
   let trace = st.trace;
   if (o.trace) {
-    const iota = new Tensor('int64', [o.maxIter], BigInt64Array.from({ length: o.maxIter }, (_, i) => BigInt(i)));
-    trace = np.add(trace, np.mul(np.astype(np.equal(iota, st.k), np.dtype(worst)), worst));
+    trace = np.add(trace, np.mul(np.astype(np.equal(iota(o.maxIter), st.k), np.dtype(worst)), worst));
   }
   return {
     k: np.add(st.k, 1),

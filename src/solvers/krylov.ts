@@ -4,7 +4,7 @@
  * normal equations with the `solve` primitive.
  */
 import type { Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { eye, Tensor } from '../core/tensor.js';
 import { np } from './np.js';
 
 const dotRows = (a: Value, b: Value): Value => np.sum(np.mul(a, b), 1, true); // [B, 1]
@@ -42,10 +42,9 @@ export function gmresCycle(matvec: (v: Value) => Value, b: Value, x0: Value, k: 
   (e1.data as Float64Array)[0] = 1;
   const g = np.mul(np.expandDims(beta, 2), e1); // [B, k+1, 1]
   const Ht = np.mT(Hm);
-  const eye = new Tensor(dt, [k, k]);
-  for (let i = 0; i < k; i++) (eye.data as Float64Array)[i * k + i] = dt === 'float64' ? 1e-14 : 1e-7;
+  const tinyEye = eye(k, dt, dt === 'float64' ? 1e-14 : 1e-7);
   // a ridge relative to ‖r0‖² keeps the normal equations solvable once the Krylov space is exhausted
-  const ridge = np.mul(eye, np.reshape(np.add(np.mul(beta, beta), tiny), [bs, 1, 1]));
+  const ridge = np.mul(tinyEye, np.reshape(np.add(np.mul(beta, beta), tiny), [bs, 1, 1]));
   const y = np.solve(np.add(np.matmul(Ht, Hm), ridge), np.matmul(Ht, g)); // [B, k, 1]
   const Vk = np.stack(V.slice(0, k), 2); // [B, d, k]
   return np.add(x0, np.squeeze(np.matmul(Vk, y), [2]));

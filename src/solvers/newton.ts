@@ -4,7 +4,7 @@
  * tutorial's TanhNewtonLayer); `newtonKrylov()` solves the Newton system by GMRES on JVPs only.
  */
 import type { Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { eye, Tensor } from '../core/tensor.js';
 import { InputError } from '../core/errors.js';
 import { gmresCycle } from './krylov.js';
 import { linearizeMap } from './linearize.js';
@@ -34,9 +34,7 @@ export function newton(): Solver<NewtonState> {
         cols.push(lin.jvp(np.broadcastTo(e, [b, d])));
       }
       const J = np.stack(cols, 2); // [B, d, d]: column i = J e_i
-      const eye = new Tensor(dt, [d, d]);
-      for (let i = 0; i < d; i++) (eye.data as Float64Array)[i * d + i] = 1;
-      const z1 = np.sub(s.z, np.solve(np.sub(eye, J), np.sub(s.z, lin.fz)));
+      const z1 = np.sub(s.z, np.solve(np.sub(eye(d, dt), J), np.sub(s.z, lin.fz)));
       return { z: z1, fz: f(z1) };
     },
     estimate: (s) => s,

@@ -5,7 +5,7 @@
  * (bench/train.ts measures both).
  */
 import { InputError } from '../core/errors.js';
-import { treeFlatten, treeUnflatten } from '../core/pytree.js';
+import { treeFlatten, treeMap, treeUnflatten } from '../core/pytree.js';
 import { allFinite, Tensor } from '../core/tensor.js';
 
 export type Params = unknown;
@@ -41,11 +41,7 @@ function paired(params: Params, grads: Params): { def: ReturnType<typeof treeFla
 }
 
 const like = (t: Tensor): Tensor => new Tensor(t.dtype, t.shape);
-const zerosTree = (params: Params): Params => treeMapTensors(params, like);
-const treeMapTensors = (tree: Params, fn: (t: Tensor) => Tensor): Params => {
-  const [leaves, def] = treeFlatten<Tensor>(tree);
-  return treeUnflatten(def, leaves.map(fn));
-};
+const zerosTree = (params: Params): Params => treeMap(like, params);
 
 export interface SgdOptions { momentum?: number; weightDecay?: number }
 export interface SgdState { velocity: Params | null }
@@ -154,5 +150,5 @@ export function clipByGlobalNorm(grads: unknown, maxNorm: number): { grads: unkn
   const norm = treeNorm(grads);
   if (!(norm > maxNorm)) return { grads, norm };
   const k = maxNorm / (norm + 1e-6);
-  return { grads: treeMapTensors(grads, (t) => new Tensor(t.dtype, t.shape, (t.data as Floats).map((v) => v * k))), norm };
+  return { grads: treeMap((t: Tensor) => new Tensor(t.dtype, t.shape, (t.data as Floats).map((v) => v * k)), grads), norm };
 }
