@@ -12,7 +12,7 @@ export { jit, type JitOptions, type Jitted } from './transforms/jit.js';
 export { grad, valueAndGrad, jvp, vjp, type GradOptions } from './transforms/grad.js';
 export { vmap, type VmapOptions } from './transforms/vmap.js';
 export { setRuntimeDefaults, createSession, type RuntimeOptions, type Session } from './backend/runtime.js';
-export { exportOnnx, toOnnx, loadOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type LoadedModel, type Exported, type TensorInfo } from './backend/export.js';
+export { exportOnnx, toOnnx, loadOnnx, writeAtomic, type ExportOptions, type ExampleArgs, type ManifestEntry, type LoadedModel, type Exported, type TensorInfo } from './backend/export.js';
 export { importOnnx, type ImportedModel } from './backend/import.js';
 export * from './solvers/index.js';
 export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';

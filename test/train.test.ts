@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { np, Rng, tensor, Tensor, type Value } from '../src/index.js';
+import { np, Rng, tensor, Tensor, writeAtomic, type Value } from '../src/index.js';
 import { initLinear, linear, flatten, type Model } from '../src/nn/index.js';
 import {
   adam, cosineLr, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, makeTrainer, saveCheckpoint, sgd, stepLr,
-  treeAllFinite, writeFileAtomic,
+  treeAllFinite,
 } from '../src/train/index.js';
 
 const vals = (t: unknown) => (t as Tensor).toArray();
@@ -121,15 +121,15 @@ describe('checkpoints', () => {
     expect(back.right.trees.optState).toEqual({ step: 12, velocity: undefined });
   });
 
-  it('are written atomically: the old file is replaced whole and no temp file is left', () => {
+  it('are written atomically: the old file is replaced whole and no temp file is left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
     const path = join(dir, 'checkpoint.deq');
     writeFileSync(path, 'old content');
-    saveCheckpoint(path, { meta: { epoch: 1 }, trees });
+    await saveCheckpoint(path, { meta: { epoch: 1 }, trees });
     expect(readdirSync(dir)).toEqual(['checkpoint.deq']);
     const loaded = loadCheckpoint(path);
     expect(E.isRight(loaded) && loaded.right.meta.epoch).toBe(1);
-    writeFileAtomic(join(dir, 'sub', 'metrics.json'), '{"a":1}');
+    await writeAtomic(join(dir, 'sub', 'metrics.json'), '{"a":1}');
     expect(readFileSync(join(dir, 'sub', 'metrics.json'), 'utf8')).toBe('{"a":1}');
     expect(readdirSync(join(dir, 'sub'))).toEqual(['metrics.json']);
   });

@@ -100,13 +100,23 @@ export async function exportOnnx(
 /** The file system, loaded on first use so that this module also loads in browsers (bytes only there). */
 const fsp = () => import('node:fs/promises');
 
-export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const { mkdir, rename, rm, writeFile } = await fsp();
+/**
+ * Write a file so that readers see the old or the new content, never a partial one: the data goes
+ * to a temporary file in the same folder, is flushed to disk, then renamed into place.
+ */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const { mkdir, open, rename, rm } = await fsp();
   const dir = path.replace(/[\\/][^\\/]*$/, '');
   if (dir && dir !== path) await mkdir(dir, { recursive: true });
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    await writeFile(tmp, bytes);
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -1,12 +1,11 @@
 /** `deq export`: each tutorial cell, its VJP and its JVP graph as .onnx files with a manifest. */
 import { join } from 'node:path';
-import { exportOnnx, type ManifestEntry } from '../backend/export.js';
+import { exportOnnx, writeAtomic, type ManifestEntry } from '../backend/export.js';
 import type { DType } from '../core/dtype.js';
 import type { Value } from '../core/primitive.js';
 import { Rng } from '../core/random.js';
 import { initResNetCell, initTanhCell, resNetCell, tanhCell } from '../nn/cells.js';
 import { jvp, vjp } from '../transforms/grad.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
 import type { CommandSpec, Parsed } from './args.js';
 import type { CliIo } from './io.js';
 
@@ -76,7 +75,7 @@ export async function exportCommand(f: Parsed, io: CliIo): Promise<number> {
       io.out(`wrote ${join(out, file)} (${(r.bytes.length / 1024).toFixed(1)} KiB, ${r.manifest.inputs.length} inputs, ${r.manifest.outputs.length} outputs)`);
     }
   }
-  writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify({ generator: 'deq export', batch, dtype, models: entries }, null, 2)}\n`);
+  await writeAtomic(join(out, 'manifest.json'), `${JSON.stringify({ generator: 'deq export', batch, dtype, models: entries }, null, 2)}\n`);
   io.out(`wrote ${join(out, 'manifest.json')} (${entries.length} graphs)`);
   return 0;
 }

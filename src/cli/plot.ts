@@ -6,7 +6,8 @@ import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { defaultDeqOptions, makeModel, modelNames, type ModelName } from '../nn/models.js';
 import type { DeqOptions, SolverName } from '../nn/deq.js';
-import { loadCheckpoint, writeFileAtomic } from '../train/checkpoint.js';
+import { writeAtomic } from '../backend/export.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import { loadData, take } from '../train/data.js';
 import { CHECKPOINT_FILE, type TrainConfig } from '../train/run.js';
 import type { CommandSpec, Parsed } from './args.js';
@@ -76,9 +77,9 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
     [{ name: 'Forward', values: traces.forward, color: PALETTE[0]! }, { name: 'Backward', values: traces.backward, color: PALETTE[1]! }],
     { title: `${modelName} (${source}) · ${deq.solver} · batch ${batch}`, xLabel: 'Iteration', yLabel: 'Relative residual' },
   );
-  writeFileAtomic(join(out, 'residuals.svg'), chartToSvg(chart));
-  writeFileAtomic(join(out, 'residuals.png'), encodePng(rasterise(chart)));
-  writeFileAtomic(join(out, 'residuals.json'), `${JSON.stringify({ model: modelName, solver: deq.solver, tol: deq.tol, ...traces }, null, 2)}\n`);
+  await writeAtomic(join(out, 'residuals.svg'), chartToSvg(chart));
+  await writeAtomic(join(out, 'residuals.png'), encodePng(rasterise(chart)));
+  await writeAtomic(join(out, 'residuals.json'), `${JSON.stringify({ model: modelName, solver: deq.solver, tol: deq.tol, ...traces }, null, 2)}\n`);
   const last = (v: number[]) => (v.length ? v[v.length - 1]!.toExponential(2) : '-');
   io.out(`forward: ${traces.forward.length} iterations to ${last(traces.forward)}; backward: ${traces.backward.length} iterations to ${last(traces.backward)}`);
   io.out(`wrote ${join(out, 'residuals.svg')}, ${join(out, 'residuals.png')} and residuals.json`);

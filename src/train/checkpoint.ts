@@ -4,8 +4,8 @@
  * The header holds each pytree's structure (a TreeDef is plain JSON) and where its tensors are,
  * so any pytree of tensors and numbers round-trips. Files are written atomically.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeAtomic } from '../backend/export.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { allocate, type DType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';
@@ -100,26 +100,8 @@ export function decodeCheckpoint(buf: Uint8Array, name = 'checkpoint'): E.Either
   return E.right({ meta: header.meta, trees });
 }
 
-/** Write a file so that readers see the old or the new content, never a partial one. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
-export const saveCheckpoint = (path: string, ck: Checkpoint): void => writeFileAtomic(path, encodeCheckpoint(ck));
+/** Write a checkpoint atomically (readers see the old or the new one, never half of it). */
+export const saveCheckpoint = (path: string, ck: Checkpoint): Promise<void> => writeAtomic(path, encodeCheckpoint(ck));
 
 export function loadCheckpoint(path: string): E.Either<InputError, Checkpoint> {
   let buf: Uint8Array;

@@ -12,7 +12,8 @@ import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import { type DeqOptions } from '../nn/deq.js';
 import { makeModel, type ModelName } from '../nn/models.js';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { writeAtomic } from '../backend/export.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
 import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
 import { makeTrainer, type StepReport } from './step.js';
@@ -187,8 +188,8 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
     };
     history.push(m);
     if (opts.outDir && ckPath) {
-      saveCheckpoint(ckPath, { meta: { config, history, data: data.source, model: model.name, deq: model.deq }, trees: { params, state, optState } });
-      writeFileAtomic(join(opts.outDir, METRICS_FILE), `${JSON.stringify({ config, data: data.source, deq: model.deq, history }, null, 2)}\n`);
+      await saveCheckpoint(ckPath, { meta: { config, history, data: data.source, model: model.name, deq: model.deq }, trees: { params, state, optState } });
+      await writeAtomic(join(opts.outDir, METRICS_FILE), `${JSON.stringify({ config, data: data.source, deq: model.deq, history }, null, 2)}\n`);
     }
     opts.onEpoch?.(m);
   }
