@@ -56,11 +56,16 @@ export function signatureOf(args: unknown[]): { key: string; leaves: unknown[]; 
 
 /** Paths of pytree leaves ("0.W", "1") for naming graph inputs. */
 export function leafPaths(tree: unknown, prefix = ''): string[] {
-  if (Array.isArray(tree)) return tree.flatMap((t, i) => leafPaths(t, prefix ? `${prefix}.${i}` : `${i}`));
-  if (tree && typeof tree === 'object' && !(tree instanceof Tensor) && !(tree instanceof Tracer)) {
-    return Object.keys(tree).sort().flatMap((k) => leafPaths((tree as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return tree === undefined || tree === null ? [] : [prefix || 'x'];
+  // walk the pytree structure itself, so paths and leaves always pair up
+  const walk = (d: TreeDef, p: string): string[] => {
+    switch (d.kind) {
+      case 'leaf': return [p || 'x'];
+      case 'none': return [];
+      case 'array': return d.children.flatMap((c, i) => walk(c, p ? `${p}.${i}` : `${i}`));
+      case 'object': return d.children.flatMap((c, i) => walk(c, p ? `${p}.${d.keys[i]}` : d.keys[i]!));
+    }
+  };
+  return walk(treeFlatten(tree)[1], prefix);
 }
 
 /** Trace `fn` on the dynamic leaves of `args` (static leaves stay as they are). */
