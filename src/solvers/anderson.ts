@@ -6,7 +6,7 @@
  * solved with the `solve` primitive; λ regularises it where the history is nearly collinear.
  */
 import type { Value } from '../core/primitive.js';
-import { eye, Tensor } from '../core/tensor.js';
+import { eye, ones, Tensor } from '../core/tensor.js';
 import { np } from './np.js';
 import type { BatchMap, Solver } from './types.js';
 
@@ -81,7 +81,7 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       return {
         F: push(s.F, fNew),
         G: push(s.G, np.sub(fNew, xNew)),
-        valid: np.concat([np.sliceAxis(v, 0, 1, m), new Tensor(dt, [1], dt === 'float64' ? new Float64Array([1]) : new Float32Array([1]))], 0),
+        valid: np.concat([np.sliceAxis(v, 0, 1, m), ones([1], dt)], 0),
         z: xNew,
         fz: fNew,
       };
