@@ -67,7 +67,7 @@ for (let i = 0; i < steps; i++) {
     const [[, aux], g] = out;
     c.u.push(await time(() => { const r = c.opt.update(c.p, g, c.os as AdamState, 1e-3); c.p = r.params; c.os = r.state; }));
     c.f.push(aux.stats.iterations.item());
-    c.b.push(c.tr.trainGraph.lastTaps['fixedPoint.backward']![0]![0]!.item());
+    c.b.push(c.tr.trainGraph.lastTaps['fixedPoint.backward']![0]!.iterations!.item());
   }
 }
 for (const c of trainers) {

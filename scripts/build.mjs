@@ -38,8 +38,18 @@ async function main() {
   if (process.argv[2] === 'browser') return buildBrowser();
   rmSync(at('dist'), { recursive: true, force: true });
 
-  await esbuild.build({ ...common, entryPoints: [at('src/index.ts')], outfile: at('dist/index.js'), platform: 'node', external: nodeExternals });
-  console.log('built dist/index.js');
+  // the package and its extension points (deq-onnx/extend) share their modules through common
+  // chunks: a primitive defined through one entry must meet the tracer and registry of the other
+  await esbuild.build({
+    ...common,
+    entryPoints: { index: at('src/index.ts'), extend: at('src/extend.ts') },
+    outdir: at('dist'),
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    platform: 'node',
+    external: nodeExternals,
+  });
+  console.log('built dist/index.js and dist/extend.js');
 
   const cliEntry = at('src/cli/main.ts');
   if (existsSync(cliEntry)) {

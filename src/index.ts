@@ -1,21 +1,5 @@
-/** deq-onnx: implicit layers and Deep Equilibrium Models, traced to ONNX and run on onnxruntime. */
-export * as np from './ops/np.js';
-export { Tensor, tensor, zeros, ones, full, scalar, allFinite, type Shape } from './core/tensor.js';
-export type { DType } from './core/dtype.js';
-export { Rng } from './core/random.js';
-export * from './core/errors.js';
-export { treeFlatten, treeUnflatten, treeMap, treeLeaves } from './core/pytree.js';
-export { Tracer } from './core/trace.js';
-export type { Value } from './core/primitive.js';
-export { graphToString } from './core/ir.js';
-export { jit, type JitOptions, type Jitted } from './transforms/jit.js';
-export { grad, valueAndGrad, jvp, vjp, type GradOptions } from './transforms/grad.js';
-export { vmap, type VmapOptions } from './transforms/vmap.js';
-export { setRuntimeDefaults, createSession, type RuntimeOptions, type Session } from './backend/runtime.js';
-export { exportOnnx, toOnnx, loadOnnx, writeAtomic, type ExportOptions, type ExampleArgs, type ManifestEntry, type LoadedModel, type Exported, type TensorInfo } from './backend/export.js';
-export { importOnnx, type ImportedModel } from './backend/import.js';
-export * from './solvers/index.js';
-export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
-export * as nn from './nn/index.js';
+/** deq-onnx: implicit layers and Deep Equilibrium Models, traced to ONNX and run on onnxruntime (Node entry). */
+export * from './api.js';
+// writing files needs a file system
+export { exportOnnx } from './onnx/export.js';
 export * as train from './train/index.js';
-export { customJvp } from './transforms/customJvp.js';

@@ -33,4 +33,20 @@ describe('customVjp', () => {
   it('has no forward-mode rule and says so', async () => {
     await expect(jvp((x: any) => tanhScaled(x), [x], [x])).rejects.toThrow(TransformError);
   });
+
+  it('a two-output function whose second output the loss does not use: the rule sees a zero cotangent for it', async () => {
+    const seen: string[] = [];
+    const both = customVjp((x: any) => [np.mul(x, x), np.mul(x, 3)], {
+      fwd: (x: any) => [[np.mul(x, x), np.mul(x, 3)], { x }],
+      bwd: (r: any, [ca, cb]: any) => {
+        seen.push(`${np.shape(ca)}|${np.shape(cb)}`);
+        // d/dx of (x², 3x) paired with the cotangents: 2x·ca + 3·cb
+        return [np.add(np.mul(np.mul(r.x, 2), ca), np.mul(cb, 3))];
+      },
+    });
+    const g = await grad((x: any) => np.sum(both(x)[0]))(x);
+    g.toArray().forEach((v: number, i: number) => expect(v).toBeCloseTo(2 * xs[i]!, 12));
+    expect(seen).toEqual(['3|3']);
+  });
 });
+

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { np, Rng, tensor, Tensor, writeAtomic, type Value } from '../src/index.js';
+import { np, Rng, tensor, Tensor, type Value } from '../src/index.js';
+import { writeAtomic } from '../src/util/fs.js';
 import { initLinear, linear, flatten, type Model } from '../src/nn/index.js';
 import {
   adam, cosineLr, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, makeTrainer, saveCheckpoint, sgd, stepLr,

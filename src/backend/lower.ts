@@ -3,9 +3,8 @@ import onnxProto from 'onnx-proto';
 import { onnxDType } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
 import { type Atom, type Aval, type Graph, Lit, Var } from '../core/ir.js';
-import type { AttrValue, LowerCtx } from '../core/primitive.js';
+import { type AttrValue, type LowerCtx, ruleOf } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
-import { traceGraph } from '../core/trace.js';
 
 const { onnx } = onnxProto;
 
@@ -98,15 +97,10 @@ class GraphLowering implements LowerCtx {
     for (const e of g.eqns) {
       const ins = e.inputs.map((a) => this.atom(a));
       const info = { inAvals: e.inputs.map((a) => a.aval), outAvals: e.outputs.map((v) => v.aval) };
-      let outs: string[];
-      if (e.prim.lower) {
-        outs = e.prim.lower(this, ins, e.params as never, info);
-      } else if (e.prim.expand) {
-        const sub = traceGraph((...xs) => e.prim.expand!(xs, e.params as never), info.inAvals).graph;
-        outs = this.inline(sub, ins);
-      } else {
-        throw new OnnxError(`primitive ${e.prim.name} has no ONNX lowering`);
-      }
+      const lower = ruleOf(e.prim, 'lower');
+      // primitives without a lowering are expanded before a graph gets here (transforms/expand.ts)
+      if (!lower) throw new OnnxError(`internal: primitive ${e.prim.name} has no ONNX lowering; expand the graph before lowering it`);
+      const outs = lower(this, ins, e.params, info);
       e.outputs.forEach((v, i) => this.names.set(v, outs[i]!));
     }
     return g.outputs.map((a) => this.atom(a));

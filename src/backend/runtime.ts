@@ -41,7 +41,6 @@ let defaults: RuntimeOptions = { runtime: 'node', intraOpNumThreads: 1, allowSpi
 export function setRuntimeDefaults(opts: RuntimeOptions): void {
   defaults = { ...defaults, ...opts };
 }
-export const runtimeDefaults = (): RuntimeOptions => ({ ...defaults });
 
 type Ort = typeof import('onnxruntime-common') & { env: any; InferenceSession: any; Tensor: any };
 

@@ -1,6 +1,7 @@
 /** `deq export`: each tutorial cell, its VJP and its JVP graph as .onnx files with a manifest. */
 import { join } from 'node:path';
-import { exportOnnx, writeAtomic, type ManifestEntry } from '../backend/export.js';
+import { exportOnnx, type ManifestEntry } from '../onnx/export.js';
+import { writeAtomic } from '../util/fs.js';
 import type { DType } from '../core/dtype.js';
 import type { Value } from '../core/primitive.js';
 import { Rng } from '../core/random.js';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { defaultDeqOptions, makeModel, modelNames, type ModelName } from '../nn/models.js';
-import type { DeqOptions, SolverName } from '../nn/deq.js';
-import { writeAtomic } from '../backend/export.js';
+import { deqPresets, makeModel, modelNames, type ModelName } from '../nn/models.js';
+import type { FixedPointOptions, SolverName } from '../solvers/index.js';
+import { writeAtomic } from '../util/fs.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { loadData, take } from '../train/data.js';
 import { CHECKPOINT_FILE, type TrainConfig } from '../train/run.js';
@@ -63,10 +63,10 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const init = model.init(new Rng(config.seed ?? 0));
   const params = trees.params ?? init.params;
   const state = trees.state ?? init.state;
-  const deq: DeqOptions = {
-    ...defaultDeqOptions[modelName],
+  const deq: FixedPointOptions = {
+    ...deqPresets[modelName],
     ...(model.deq || {}),
-    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : defaultDeqOptions[modelName].solver),
+    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : deqPresets[modelName].solver),
     tol: (f.tol as number | undefined) ?? 1e-6,
     maxIter: (f['max-iter'] as number | undefined) ?? 60,
   };

@@ -7,10 +7,10 @@ import { InputError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import type { DeqOptions } from '../nn/deq.js';
+import type { FixedPointOptions } from '../solvers/index.js';
 import type { Model } from '../nn/models.js';
-import * as np from '../ops/np.js';
-import { fixedPoint } from '../solvers/index.js';
+import * as np from '../np.js';
+import { fixedPoint, readStats } from '../solvers/index.js';
 import { grad } from '../transforms/grad.js';
 import { jit } from '../transforms/jit.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
@@ -20,10 +20,8 @@ export interface ResidualTraces {
   backward: number[];
 }
 
-/** The first `iterations` entries of a zero-padded trace. */
-const cut = (trace: Tensor, iterations: Tensor): number[] => trace.toArray().slice(0, Math.max(1, Math.round(iterations.item())));
 
-export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: DeqOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
+export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
   if (!model.deqParts) throw new InputError(`model ${model.name} has no DEQ layer to trace`);
   const parts = model.deqParts.bind(model);
   // the gradient of <z*, g> w.r.t. the injected input runs exactly the implicit backward solve that
@@ -44,5 +42,5 @@ export async function residualTraces(model: Model, params: unknown, state: unkno
   const fwd = run.lastTaps['fixedPoint.forward']?.[0];
   const bwd = run.lastTaps['fixedPoint.backward']?.[0];
   if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
-  return { forward: cut(fwd[5]!, fwd[0]!), backward: cut(bwd[5]!, bwd[0]!) };
+  return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
 }

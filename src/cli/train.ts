@@ -2,8 +2,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
-import type { BackwardMode, DeqOptions, SolverName } from '../nn/deq.js';
-import { defaultDeqOptions, modelNames, type ModelName } from '../nn/models.js';
+import type { BackwardMode, FixedPointOptions, SolverName } from '../solvers/index.js';
+import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
 import { loadData } from '../train/data.js';
 import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, validateConfig, CHECKPOINT_FILE } from '../train/run.js';
 import { availableParallelism } from 'node:os';
@@ -86,7 +86,7 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
     return E.left(new InputError('deq train: --phantom-steps only applies with --backward phantom; add --backward phantom'));
   }
   const backward: BackwardMode = backwardFlag === 'phantom' ? { phantom: phantomSteps } : (backwardFlag as BackwardMode);
-  const deq: Partial<DeqOptions> = {
+  const deq: FixedPointOptions = {
     solver: f.solver as SolverName | undefined,
     tol: f.tol as number | undefined,
     maxIter: f['max-iter'] as number | undefined,
@@ -124,8 +124,8 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
   return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: Boolean(f.resume) });
 }
 
-const describeDeq = (model: ModelName, deq: Partial<DeqOptions>): string => {
-  const d = { ...defaultDeqOptions[model], ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as DeqOptions;
+const describeDeq = (model: ModelName, deq: FixedPointOptions): string => {
+  const d = { ...deqPresets[model], ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as FixedPointOptions;
   const bw = typeof d.backward === 'object' ? `phantom(${d.backward.phantom})` : d.backward;
   return `solver ${d.solver} (tol ${d.tol}, max ${d.maxIter} iterations), backward ${bw}`;
 };

@@ -10,7 +10,8 @@ export type TypedArrayOf<D extends DType> = D extends 'float32'
         ? Int32Array
         : Uint8Array;
 
-export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+/** Tensor data: a typed array over its own (non-shared) memory. */
+export type AnyTypedArray = Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | BigInt64Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
 
 export const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64';
 
@@ -28,8 +29,3 @@ export function allocate(dtype: DType, size: number): AnyTypedArray {
 export const onnxDType: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
 export const dtypeFromOnnx = (code: number): DType | undefined =>
   (Object.keys(onnxDType) as DType[]).find((k) => onnxDType[k] === code);
-
-/** onnxruntime's Tensor type names. */
-export const ortType: Record<DType, 'float32' | 'float64' | 'int64' | 'int32' | 'bool'> = {
-  float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool',
-};

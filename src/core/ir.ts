@@ -1,6 +1,6 @@
 import type { DType } from './dtype.js';
 import type { Primitive } from './primitive.js';
-import { type Shape, Tensor, sizeOf } from './tensor.js';
+import type { Shape, Tensor } from './tensor.js';
 
 /** An abstract value: what a tracer knows about the tensor it stands for. */
 export interface Aval {
@@ -11,7 +11,6 @@ export interface Aval {
 export const avalKey = (a: Aval): string => `${a.dtype}[${a.shape.join(',')}]`;
 export const sameAval = (a: Aval, b: Aval): boolean =>
   a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
-export const avalSize = (a: Aval): number => sizeOf(a.shape);
 
 let nextVarId = 0;
 
@@ -39,9 +38,13 @@ export interface Eqn {
   readonly params: Params;
 }
 
-/** A named side output (solver statistics) that travels out of nested graphs to the top-level run. */
+/**
+ * A named side output (solver statistics) that travels out of nested graphs to the top-level run:
+ * a record of values, `names[i]` naming `atoms[i]`.
+ */
 export interface Tap {
   readonly label: string;
+  readonly names: readonly string[];
   readonly atoms: readonly Atom[];
 }
 

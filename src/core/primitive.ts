@@ -51,13 +51,16 @@ export interface LowerInfo {
  * A primitive keeps all of its rules together: shape/dtype rule, ONNX lowering (or an expansion
  * into other primitives), JVP rule and, for linear primitives, a transpose rule.
  */
-export interface Primitive<P extends Params = any> {
+export interface Primitive<P extends Params = Params> {
   readonly name: string;
   /** Output avals from input avals; throws ShapeError / DTypeError naming the op. */
   shape(inputs: readonly Aval[], params: P): Aval[];
   /** ONNX lowering. */
   lower?(ctx: LowerCtx, inputs: string[], params: P, info: LowerInfo): string[];
-  /** A decomposition into other primitives, used by the lowering when `lower` is absent. */
+  /**
+   * A decomposition into other primitives, for primitives without a lowering: the expansion
+   * transform (transforms/expand.ts) replaces them before a graph is lowered.
+   */
   expand?(inputs: Value[], params: P): Value[];
   /**
    * Forward-mode rule: given primals and tangents (null = symbolic zero), return primal outputs
@@ -79,13 +82,23 @@ export interface Primitive<P extends Params = any> {
   readonly nondifferentiable?: boolean;
   /** Sub-graphs carried in params, for transforms that walk all graphs. */
   subgraphs?(params: P): Graph[];
+  /** The params with their sub-graphs replaced (in the order `subgraphs` gives them). */
+  withSubgraphs?(params: P, graphs: Graph[]): P;
 }
+
+type RuleName = 'lower' | 'expand' | 'jvp' | 'transpose' | 'batch';
+
+/**
+ * A primitive's rule, or undefined when it has none. Every transform dispatches through here, so
+ * the params an equation carries meet the rule's own params type in one place.
+ */
+export const ruleOf = <K extends RuleName>(prim: Primitive, rule: K): Primitive[K] => prim[rule];
 
 const registry = new Map<string, Primitive>();
 
 export function definePrimitive<P extends Params>(p: Primitive<P>): Primitive<P> {
   if (registry.has(p.name)) throw new Error(`primitive ${p.name} defined twice`);
-  registry.set(p.name, p as Primitive);
+  registry.set(p.name, p);
   return p;
 }
 

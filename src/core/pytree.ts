@@ -82,6 +82,23 @@ export function treeDefKey(def: TreeDef): string {
   }
 }
 
+/**
+ * A name for each leaf of a tree structure, in leaf order: the keys and indices on the way down,
+ * joined by dots under `root` (`params.W`, `grads.0`); a bare leaf is `root` itself. Graph input
+ * and output names come from here, so names always pair with the leaves treeFlatten yields.
+ */
+export function treePaths(def: TreeDef, root = ''): string[] {
+  const walk = (d: TreeDef, path: string): string[] => {
+    switch (d.kind) {
+      case 'leaf': return [path];
+      case 'none': return [];
+      case 'array': return d.children.flatMap((c, i) => walk(c, path ? `${path}.${i}` : `${i}`));
+      case 'object': return d.children.flatMap((c, i) => walk(c, path ? `${path}.${d.keys[i]}` : d.keys[i]!));
+    }
+  };
+  return walk(def, root);
+}
+
 export const leafCount = (def: TreeDef): number =>
   def.kind === 'leaf' ? 1 : def.kind === 'none' ? 0 : def.children.reduce((a, c) => a + leafCount(c), 0);
 

@@ -33,8 +33,8 @@ export class Tensor {
   get rank(): number { return this.shape.length; }
 
   /** An ndarray view over the same memory (row-major). */
-  view(): ndarray.NdArray<any> {
-    return ndarray(this.data as never, [...this.shape]) as never;
+  view(): ndarray.NdArray<AnyTypedArray> {
+    return ndarray<AnyTypedArray>(this.data, [...this.shape]);
   }
 
   /** Values as JS numbers (int64 converted). */

@@ -63,7 +63,7 @@ export function bind(prim: Primitive, inputs: readonly Value[], params: Params =
     );
   }
   const atoms = inputs.map((x) => b.atom(x));
-  const outAvals = prim.shape(atoms.map((a) => a.aval), params as never);
+  const outAvals = prim.shape(atoms.map((a) => a.aval), params);
   const outs = outAvals.map((a) => new Var(a));
   b.eqns.push({ prim, inputs: atoms, outputs: outs, params });
   return outs.map((v) => new Tracer(b, v));
@@ -72,11 +72,17 @@ export function bind(prim: Primitive, inputs: readonly Value[], params: Params =
 export const bind1 = (prim: Primitive, inputs: readonly Value[], params: Params = {}): Tracer =>
   bind(prim, inputs, params)[0]!;
 
-/** Record a side output (e.g. solver stats) that reaches the top-level run. */
-export function tap(label: string, values: Value[]): void {
+/** Record a side output (e.g. solver stats, by field name) that reaches the top-level run. */
+export function tap(label: string, values: Readonly<Record<string, Value>>): void {
   const b = currentBuilder();
   if (!b) return;
-  b.taps.push({ label, atoms: values.map((v) => b.atom(v)) });
+  const names = Object.keys(values);
+  b.taps.push({ label, names, atoms: names.map((n) => b.atom(values[n]!)) });
+}
+
+/** Record a tap of an interpreted graph again in the current trace, reading its atoms with `read`. */
+export function retap(t: Tap, read: (a: Atom) => Value): void {
+  tap(t.label, Object.fromEntries(t.names.map((n, i) => [n, read(t.atoms[i]!)])));
 }
 
 /** The result of tracing: a graph whose last inputs stand for `captured` tracers of enclosing traces. */
@@ -131,6 +137,6 @@ export function evalGraph(g: Graph, inputs: readonly Value[]): Value[] {
     const outs = bind(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params);
     e.outputs.forEach((v, i) => env.set(v, outs[i]!));
   }
-  for (const t of g.taps) tap(t.label, t.atoms.map((a) => readAtom(env, a)));
+  for (const t of g.taps) retap(t, (a) => readAtom(env, a));
   return g.outputs.map((a) => readAtom(env, a));
 }

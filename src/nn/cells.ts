@@ -3,7 +3,7 @@ import type { DType } from '../core/dtype.js';
 import type { Value } from '../core/primitive.js';
 import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import * as np from '../ops/np.js';
+import * as np from '../np.js';
 import { type AffineParams, conv2d, groupNorm, initAffine, initConv2d } from './layers.js';
 import { torchDefaultUniform } from './init.js';
 

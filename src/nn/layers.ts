@@ -7,7 +7,7 @@ import { ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import * as np from '../ops/np.js';
+import * as np from '../np.js';
 import { onesInit, torchDefaultUniform, zerosInit } from './init.js';
 
 export interface LinearParams<T = Value> { W: T; b?: T }

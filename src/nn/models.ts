@@ -7,7 +7,8 @@ import { InputError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import type { Rng } from '../core/random.js';
 import { initResNetCell, initTanhCell, resNetCell, type ResNetCellParams, tanhCell, type TanhCellParams } from './cells.js';
-import { type DeqOptions, deqLayer, type SolveStats } from './deq.js';
+import { deqLayer } from './deq.js';
+import type { FixedPointOptions, SolveStats } from '../solvers/index.js';
 import {
   type AffineParams, avgPool, batchNorm, type BatchNormState, conv2d, type Conv2dParams, flatten, initAffine,
   initBatchNormState, initConv2d, initLinear, linear, type LinearParams,
@@ -22,7 +23,7 @@ export interface ModelOutput {
 
 export interface Model<P = any, S = any> {
   readonly name: string;
-  readonly deq: DeqOptions | false;
+  readonly deq: FixedPointOptions | false;
   init(rng: Rng): { params: P; state: S };
   apply(params: P, state: S, x: Value, opts: { train: boolean }): ModelOutput;
   /** The DEQ layer's cell, its injected input and its params for input x (eval mode), for solver diagnostics. */
@@ -40,7 +41,7 @@ export interface MlpConfig {
   hidden?: number;
   classes?: number;
   /** Solver options, or false for a plain tanh layer in place of the DEQ. */
-  deq: DeqOptions | false;
+  deq: FixedPointOptions | false;
 }
 
 export interface MlpParams<T = Value> {
@@ -76,7 +77,7 @@ export interface ConvConfig {
   innerChannels?: number;
   groups?: number;
   classes?: number;
-  deq: DeqOptions | false;
+  deq: FixedPointOptions | false;
 }
 
 export interface ConvParams<T = Value> {
@@ -126,15 +127,15 @@ export function convModel(config: ConvConfig): Model<ConvParams, ConvState> {
 export type ModelName = 'mlp' | 'mlp-newton' | 'conv';
 export const modelNames: readonly ModelName[] = ['mlp', 'mlp-newton', 'conv'];
 
-/** Solver defaults per model (the CLI overrides them with its flags). */
-export const defaultDeqOptions: Record<ModelName, DeqOptions> = {
+/** Solver settings per model (the CLI overrides them with its flags). */
+export const deqPresets: Record<ModelName, FixedPointOptions> = {
   mlp: { solver: 'anderson', tol: 1e-4, maxIter: 50, backward: 'implicit' },
   'mlp-newton': { solver: 'newton', tol: 1e-4, maxIter: 40, backward: 'implicit' },
   conv: { solver: 'anderson', tol: 1e-2, maxIter: 25, backward: 'implicit' },
 };
 
-export function makeModel(name: ModelName, deq: Partial<DeqOptions> | false = {}, data: { channels: number; size: number } = { channels: 1, size: 28 }): Model {
-  const opts = deq === false ? false : { ...defaultDeqOptions[name], ...stripUndefined(deq) };
+export function makeModel(name: ModelName, deq: FixedPointOptions | false = {}, data: { channels: number; size: number } = { channels: 1, size: 28 }): Model {
+  const opts = deq === false ? false : { ...deqPresets[name], ...stripUndefined(deq) };
   switch (name) {
     case 'mlp':
     case 'mlp-newton':

@@ -2,16 +2,9 @@
 import type { Params } from '../core/ir.js';
 import type { Primitive, Value } from '../core/primitive.js';
 import { bind } from '../core/trace.js';
-import { moveAxis, reshape } from './shape.js';
+import { batchFirst, reshape } from './shape.js';
 import { shapeOf } from './util.js';
 
-/** x with its batch axis `d` moved to the front. */
-export const batchFirst = (x: Value, d: number): Value => (d === 0 ? x : moveAxis(x, d, 0));
-/** The batch size: the length of the batch axis of the first batched input. */
-export function batchSize(xs: readonly Value[], ds: readonly (number | null)[]): number {
-  const i = ds.findIndex((d) => d !== null);
-  return shapeOf(xs[i]!)[ds[i]!]!;
-}
 /**
  * Operands of a broadcasting op with the batch axis in front: each batched operand gets ones
  * after its batch axis up to the largest example rank, so that numpy broadcasting lines the

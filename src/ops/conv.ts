@@ -3,13 +3,13 @@
  * bilinear; their transpose rules are written with conv2d, convTranspose2d and shape primitives.
  * onnxruntime has no float64 Conv/ConvTranspose kernel, so float64 lowers to Pad/Slice/MatMul.
  */
-import { DTypeError, ShapeError } from '../core/errors.js';
+import { ShapeError, TransformError } from '../core/errors.js';
 import type { LowerCtx, Primitive, Value } from '../core/primitive.js';
 import { definePrimitive, Undefined } from '../core/primitive.js';
 import { full } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
-import { batchFirst } from './batching.js';
+import { batchFirst } from './shape.js';
 import { pad, reshape, slice, transpose } from './shape.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf } from './util.js';
 
@@ -72,7 +72,7 @@ export const conv2dP: Primitive<ConvParams> = definePrimitive<ConvParams>({
   },
   transpose: ([ct], [x, w], p) => {
     if (!ct) return [null, null];
-    if (x instanceof Undefined && w instanceof Undefined) throw new DTypeError('conv2d: both operands are linear');
+    if (x instanceof Undefined && w instanceof Undefined) throw new TransformError('conv2d: both operands are linear');
     if (x instanceof Undefined) {
       const [, , h, wd] = x.aval.shape as number[];
       return [bind1(convTransposeP, [ct, w as Value], { ...p, outHW: [h!, wd!] }), null];
@@ -146,7 +146,7 @@ export const convTransposeP: Primitive<ConvTParams> = definePrimitive<ConvTParam
   },
   transpose: ([ct], [u, w], p) => {
     if (!ct) return [null, null];
-    if (u instanceof Undefined && w instanceof Undefined) throw new DTypeError('convTranspose2d: both operands are linear');
+    if (u instanceof Undefined && w instanceof Undefined) throw new TransformError('convTranspose2d: both operands are linear');
     const cp: ConvParams = { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups };
     if (u instanceof Undefined) return [bind1(conv2dP, [ct, w as Value], cp), null];
     // <v, convT(u, w)> = <conv(v, w), u>: as a function of w that is the conv weight gradient

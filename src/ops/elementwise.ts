@@ -1,6 +1,6 @@
 /** Elementwise primitives with numpy broadcasting: arithmetic, unary maths, comparisons, where, cast. */
 import { type DType, isFloat } from '../core/dtype.js';
-import { DTypeError } from '../core/errors.js';
+import { DTypeError, TransformError } from '../core/errors.js';
 import type { Aval } from '../core/ir.js';
 import { type Primitive, definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
@@ -67,7 +67,7 @@ export const mulP = binary('mul', 'Mul',
     return [[out], [a && b ? add(a, b) : bt(a ?? b, s)]];
   },
   ([ct], [x, y]) => {
-    if (x instanceof Undefined && y instanceof Undefined) throw new DTypeError('mul: both operands are linear; the product is not linear');
+    if (x instanceof Undefined && y instanceof Undefined) throw new TransformError('mul: both operands are linear; the product is not linear');
     return [
       ct && x instanceof Undefined ? unbroadcast(mul(ct, y as Value), x.aval.shape) : null,
       ct && y instanceof Undefined ? unbroadcast(mul(x as Value, ct), y.aval.shape) : null,
@@ -83,7 +83,7 @@ export const divP = binary('div', 'Div',
     return [[out], [a && b ? add(a, b) : bt(a ?? b, s)]];
   },
   ([ct], [x, y]) => {
-    if (y instanceof Undefined) throw new DTypeError('div: not linear in the denominator');
+    if (y instanceof Undefined) throw new TransformError('div: not linear in the denominator');
     return [ct && x instanceof Undefined ? unbroadcast(div(ct, y), x.aval.shape) : null, null];
   });
 
@@ -196,7 +196,7 @@ export const whereP: Primitive = definePrimitive({
     return [[out], [where(c!, da ?? z, db ?? z)]];
   },
   transpose: ([ct], [c, a, b]) => {
-    if (c instanceof Undefined) throw new DTypeError('where: not linear in the condition');
+    if (c instanceof Undefined) throw new TransformError('where: not linear in the condition');
     if (!ct) return [null, null, null];
     const z = zerosOf(shapeOf(ct), dtypeOf(ct));
     return [

@@ -1,5 +1,5 @@
 /** Batched matmul with numpy semantics (bilinear: JVP by the product rule, transpose per operand). */
-import { DTypeError, ShapeError } from '../core/errors.js';
+import { ShapeError, TransformError } from '../core/errors.js';
 import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
@@ -30,7 +30,7 @@ export const matmulP: Primitive = definePrimitive({
     return [[out], [x && y ? add(x, y) : x ?? y]];
   },
   transpose: ([ct], [a, b]) => {
-    if (a instanceof Undefined && b instanceof Undefined) throw new DTypeError('matmul: both operands are linear; the product is not linear');
+    if (a instanceof Undefined && b instanceof Undefined) throw new TransformError('matmul: both operands are linear; the product is not linear');
     return [
       ct && a instanceof Undefined ? unbroadcast(matmul(ct, mT(b as Value)), a.aval.shape) : null,
       ct && b instanceof Undefined ? unbroadcast(matmul(mT(a as Value), ct), b.aval.shape) : null,

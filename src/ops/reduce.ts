@@ -1,42 +1,10 @@
-/** Reductions: sum (linear), max; mean, argmax and friends built on them. */
-import { DTypeError, ShapeError } from '../core/errors.js';
-import type { Aval } from '../core/ir.js';
-import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
+/** Reductions: max, argmax; mean and variance built on sum (which lives with broadcastTo in shape.ts, its transpose). */
+import { definePrimitive, type Value } from '../core/primitive.js';
 import { sizeOf } from '../core/tensor.js';
 import { avalOf, bind1 } from '../core/trace.js';
 import { astype, div, equal, mul, sub } from './elementwise.js';
-import { batchFirst } from './batching.js';
-import { broadcastTo, reshape } from './shape.js';
-import { dtypeOf, fmtShape, normAxis, requireFloat, shapeOf } from './util.js';
-
-type ReduceParams = { axes: number[]; keepdims: boolean };
-
-const reducedAval = (name: string, x: Aval, p: ReduceParams): Aval => {
-  for (const a of p.axes) {
-    if (a < 0 || a >= x.shape.length) throw new ShapeError(`${name}: axis ${a} out of range for ${fmtShape(x.shape)}`);
-  }
-  const shape = p.keepdims ? x.shape.map((d, i) => (p.axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !p.axes.includes(i));
-  return { shape, dtype: x.dtype };
-};
-/** Reduced axes of an example, with the batch axis in front. */
-const shiftAxes = (axes: number[]) => axes.map((a) => a + 1);
-const keptShape = (s: readonly number[], axes: number[]) => s.map((d, i) => (axes.includes(i) ? 1 : d));
-
-export const reduceSumP = definePrimitive<ReduceParams>({
-  name: 'reduceSum',
-  shape: ([x], p) => {
-    // onnxruntime has no ReduceSum for bool
-    if (x!.dtype === 'bool') throw new DTypeError(`sum: cannot add bool values ${fmtShape(x!.shape)}. Count them with np.sum(np.astype(x, 'float32')).`);
-    return [reducedAval('sum', x!, p)];
-  },
-  lower: (ctx, [x], p) => [ctx.op('ReduceSum', [x!, ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })],
-  jvp: ([x], [dx], p) => [[sum(x!, p.axes, p.keepdims)], [dx && sum(dx, p.axes, p.keepdims)]],
-  transpose: ([ct], [x], p) => {
-    const s = (x as Undefined).aval.shape;
-    return [ct && broadcastTo(reshape(ct, keptShape(s, p.axes)), s)];
-  },
-  batch: ([x], [d], p) => [[sum(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
-});
+import { axesOf, batchFirst, keptShape, reducedAval, type ReduceParams, reshape, shiftAxes, sum } from './shape.js';
+import { dtypeOf, normAxis, requireFloat, shapeOf } from './util.js';
 
 export const reduceMaxP = definePrimitive<ReduceParams>({
   name: 'reduceMax',
@@ -62,17 +30,6 @@ export const argmaxP = definePrimitive<{ axis: number; keepdims: boolean }>({
   batch: ([x], [d], p) => [[argmax(batchFirst(x!, d!), p.axis + 1, p.keepdims)], [0]],
 });
 
-const axesOf = (name: string, x: Value, axis?: number | readonly number[]): number[] => {
-  const r = shapeOf(x).length;
-  const ax = axis === undefined ? [...Array(r).keys()] : typeof axis === 'number' ? [axis] : [...axis];
-  return [...new Set(ax.map((a) => normAxis(name, a, r)))].sort((a, b) => a - b);
-};
-
-export function sum(x: Value, axis?: number | readonly number[], keepdims = false): Value {
-  const axes = axesOf('sum', x, axis);
-  if (axes.length === 0) return x;
-  return bind1(reduceSumP, [x], { axes, keepdims });
-}
 export function max(x: Value, axis?: number | readonly number[], keepdims = false): Value {
   const axes = axesOf('max', x, axis);
   if (axes.length === 0) return x;

@@ -1,13 +1,15 @@
-/** Shape primitives: reshape, transpose, broadcastTo, concat, slice, pad, full. All linear. */
+/**
+ * Structural primitives: full, reshape, transpose, broadcastTo, reduceSum, concat, slice, pad. All
+ * linear, and each one's transpose rule is written with the others here — broadcasting and summing
+ * are each other's transpose — so they share one file and this file imports no other op family.
+ */
 import type { DType } from '../core/dtype.js';
-import { ShapeError } from '../core/errors.js';
+import { DTypeError, ShapeError } from '../core/errors.js';
 import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
-import { iota, type Shape, sizeOf } from '../core/tensor.js';
-import { astype, equal, mul } from './elementwise.js';
+import type { Aval } from '../core/ir.js';
+import { type Shape, sizeOf } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
-import { batchFirst, batchSize } from './batching.js';
-import { sum } from './reduce.js';
-import { type ArrayLike, dtypeOf, fmtShape, lift, normAxis, sameDType, shapeOf, shapesEqual } from './util.js';
+import { type ArrayLike, batchSize, isValue, dtypeOf, fmtShape, lift, normAxis, sameDType, shapeOf, shapesEqual } from './util.js';
 
 // ---- full: a constant-filled tensor (no inputs) -------------------------------------------
 export const fullP = definePrimitive<{ shape: number[]; value: number; dtype: DType }>({
@@ -18,6 +20,8 @@ export const fullP = definePrimitive<{ shape: number[]; value: number; dtype: DT
 export const fill = (shape: Shape, value: number, dtype: DType = 'float32'): Value =>
   bind1(fullP, [], { shape: [...shape], value, dtype });
 export const zerosOf = (shape: Shape, dtype: DType = 'float32'): Value => fill(shape, 0, dtype);
+/** Zeros with the shape and dtype of a value (a symbolic zero made concrete). */
+export const zerosLike = (x: Value | Aval): Value => (isValue(x) ? zerosOf(shapeOf(x), dtypeOf(x)) : zerosOf(x.shape, x.dtype));
 
 // ---- reshape ---------------------------------------------------------------------------------
 export const reshapeP = definePrimitive<{ shape: number[] }>({
@@ -254,31 +258,6 @@ export function flatten(x: Value, startAxis = 1): Value {
   return reshape(x, [...s.slice(0, startAxis), sizeOf(s.slice(startAxis))]);
 }
 
-// ---- take: one slice along an axis at a traced int64 index (ONNX Gather) ------------------
-export const takeP = definePrimitive<{ axis: number }>({
-  name: 'take',
-  shape: ([x, i], p) => {
-    if (i!.dtype !== 'int64' || i!.shape.length !== 0) throw new ShapeError(`take: the index must be an int64 scalar, got ${i!.dtype}${fmtShape(i!.shape)}`);
-    return [{ shape: x!.shape.filter((_, k) => k !== p.axis), dtype: x!.dtype }];
-  },
-  lower: (ctx, [x, i], p) => [ctx.op('Gather', [x!, i!], { axis: p.axis })],
-  jvp: ([x, i], [dx], p) => [[take(x!, i!, p.axis)], [dx && take(dx, i!, p.axis)]],
-  transpose: ([ct], [x, i], p) => {
-    if (!ct || !(x instanceof Undefined)) return [null, null];
-    // scatter back: the cotangent lands in slice i, zeros elsewhere
-    const s = x.aval.shape;
-    const n = s[p.axis]!;
-    const mask = reshape(astype(equal(iota(n), i as Value), x.aval.dtype), s.map((d, k) => (k === p.axis ? d : 1)));
-    return [mul(expandDims(ct, p.axis), mask), null];
-  },
-  // a batched index gathers a different slice per example: left to the unrolled fallback
-  batch: ([x, i], [d, di], p) => (di !== null ? null : [[take(batchFirst(x!, d!), i!, p.axis + 1)], [0]]),
-});
-/** x[..., i, ...] along `axis`, with i a traced int64 scalar. */
-export function take(x: Value, i: Value, axis: number): Value {
-  return bind1(takeP, [x, i], { axis: normAxis('take', axis, shapeOf(x).length) });
-}
-
 // ---- moveAxis ------------------------------------------------------------------------------------
 /** Move axis `from` of x to position `to`. */
 export function moveAxis(x: Value, from: number, to: number): Value {
@@ -290,3 +269,48 @@ export function moveAxis(x: Value, from: number, to: number): Value {
   perm.splice(t, 0, f);
   return transpose(x, perm);
 }
+
+// ---- reduceSum: the transpose of broadcasting (and broadcasting is its transpose) -------------
+export type ReduceParams = { axes: number[]; keepdims: boolean };
+
+export const reducedAval = (name: string, x: Aval, p: ReduceParams): Aval => {
+  for (const a of p.axes) {
+    if (a < 0 || a >= x.shape.length) throw new ShapeError(`${name}: axis ${a} out of range for ${fmtShape(x.shape)}`);
+  }
+  const shape = p.keepdims ? x.shape.map((d, i) => (p.axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !p.axes.includes(i));
+  return { shape, dtype: x.dtype };
+};
+/** Reduced axes of an example, with the batch axis in front. */
+export const shiftAxes = (axes: number[]) => axes.map((a) => a + 1);
+export const keptShape = (s: readonly number[], axes: number[]) => s.map((d, i) => (axes.includes(i) ? 1 : d));
+
+export const reduceSumP = definePrimitive<ReduceParams>({
+  name: 'reduceSum',
+  shape: ([x], p) => {
+    // onnxruntime has no ReduceSum for bool
+    if (x!.dtype === 'bool') throw new DTypeError(`sum: cannot add bool values ${fmtShape(x!.shape)}. Count them with np.sum(np.astype(x, 'float32')).`);
+    return [reducedAval('sum', x!, p)];
+  },
+  lower: (ctx, [x], p) => [ctx.op('ReduceSum', [x!, ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })],
+  jvp: ([x], [dx], p) => [[sum(x!, p.axes, p.keepdims)], [dx && sum(dx, p.axes, p.keepdims)]],
+  transpose: ([ct], [x], p) => {
+    const s = (x as Undefined).aval.shape;
+    return [ct && broadcastTo(reshape(ct, keptShape(s, p.axes)), s)];
+  },
+  batch: ([x], [d], p) => [[sum(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
+});
+
+export const axesOf = (name: string, x: Value, axis?: number | readonly number[]): number[] => {
+  const r = shapeOf(x).length;
+  const ax = axis === undefined ? [...Array(r).keys()] : typeof axis === 'number' ? [axis] : [...axis];
+  return [...new Set(ax.map((a) => normAxis(name, a, r)))].sort((a, b) => a - b);
+};
+
+export function sum(x: Value, axis?: number | readonly number[], keepdims = false): Value {
+  const axes = axesOf('sum', x, axis);
+  if (axes.length === 0) return x;
+  return bind1(reduceSumP, [x], { axes, keepdims });
+}
+
+/** x with its batch axis `d` moved to the front (batching rules). */
+export const batchFirst = (x: Value, d: number): Value => (d === 0 ? x : moveAxis(x, d, 0));

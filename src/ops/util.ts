@@ -73,3 +73,9 @@ export function normAxis(op: string, axis: number, rank: number): number {
 export const shapeOf = (x: Value): Shape => avalOf(x).shape;
 export const dtypeOf = (x: Value): DType => avalOf(x).dtype;
 export const shapesEqual = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** The batch size (vmap): the length of the batch axis of the first batched input. */
+export function batchSize(xs: readonly Value[], ds: readonly (number | null)[]): number {
+  const i = ds.findIndex((d) => d !== null);
+  return shapeOf(xs[i]!)[ds[i]!]!;
+}

@@ -7,7 +7,7 @@
  */
 import type { Value } from '../core/primitive.js';
 import { eye, ones, Tensor } from '../core/tensor.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 import type { BatchMap, Solver } from './types.js';
 
 export interface AndersonOptions {

@@ -4,7 +4,7 @@
  */
 import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 import type { BatchMap, Solver } from './types.js';
 
 export interface BroydenOptions {

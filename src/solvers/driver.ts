@@ -6,9 +6,8 @@
  */
 import type { Value } from '../core/primitive.js';
 import { iota, Tensor } from '../core/tensor.js';
-import { np } from './np.js';
-import type { BatchMap, Solver, SolveOptions, SolveStats } from './types.js';
-import { solveDefaults } from './types.js';
+import * as np from '../np.js';
+import type { BatchMap, LoopSettings, Solver, SolveStats } from './types.js';
 
 export interface DriverState<S = unknown> {
   k: Value; // int64 scalar: solver steps taken
@@ -17,7 +16,8 @@ export interface DriverState<S = unknown> {
   bestMetric: Value; // [B]
   bestAbs: Value; // [B]
   bestRel: Value; // [B]
-  limit: Value; // scalar: a residual above this counts as divergence
+  limit: Value; // scalar: a stopping metric above this counts as divergence
+  limitAbs: Value; // scalar: an absolute residual above this counts as divergence
   last: Value; // scalar: largest metric of the current iterate
   diverged: Value; // bool scalar
   trace: Value; // [maxIter] largest metric per step (zeros when not traced)
@@ -34,8 +34,7 @@ function measure(solver: Solver, s: unknown, stopOn: 'abs' | 'rel') {
   return { z: est.z, abs, rel, metric: stopOn === 'abs' ? abs : rel };
 }
 
-export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): DriverState<S> {
-  const o = solveDefaults(opts);
+export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, o: LoopSettings): DriverState<S> {
   const s = solver.init(f, z0);
   const m = measure(solver, s, o.stopOn);
   const dt = np.dtype(z0);
@@ -48,21 +47,23 @@ export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: S
     bestAbs: m.abs,
     bestRel: m.rel,
     limit: np.mul(np.maximum(np.max(m.metric), o.tol), o.divergenceFactor),
+    // a relative residual can stay flat while the iterate blows up (z ← 2z + 1 keeps it near 0.5),
+    // so growth of the absolute residual by the same factor counts as divergence too
+    limitAbs: np.mul(np.maximum(np.max(m.abs), o.tol), o.divergenceFactor),
     last: np.max(m.metric),
     diverged: np.logicalNot(np.equal(np.sum(np.astype(np.logicalNot(isFinite(m.metric)), dt)), 0)),
     trace: np.zerosOf([Math.max(o.maxIter, 1)], dt),
   };
 }
 
-export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>, opts: SolveOptions): DriverState<S> {
-  const o = solveDefaults(opts);
+export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>, o: LoopSettings): DriverState<S> {
   const s = solver.step(f, st.s);
   const m = measure(solver, s, o.stopOn);
   const better = np.less(m.metric, st.bestMetric); // false for NaN
   const better2 = np.expandDims(better, 1);
   const worst = np.max(m.metric);
-  // NaN and ±Inf fail the comparison too: one test covers blow-up and non-finite residuals
-  const bad = np.logicalNot(np.less(worst, st.limit));
+  // NaN and ±Inf fail the comparisons too: one test covers blow-up and non-finite residuals
+  const bad = np.logicalNot(np.logicalAnd(np.less(worst, st.limit), np.less(np.max(m.abs), st.limitAbs)));
   let trace = st.trace;
   if (o.trace) {
     trace = np.add(trace, np.mul(np.astype(np.equal(iota(o.maxIter), st.k), np.dtype(worst)), worst));
@@ -75,6 +76,7 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
     bestAbs: np.where(better, m.abs, st.bestAbs),
     bestRel: np.where(better, m.rel, st.bestRel),
     limit: st.limit,
+    limitAbs: st.limitAbs,
     last: worst,
     diverged: np.logicalOr(st.diverged, bad),
     trace,
@@ -82,16 +84,14 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
 }
 
 /** Go on while under maxIter, not diverged, and some sample is not converged. */
-export function driverContinue(st: DriverState, opts: SolveOptions): Value {
-  const o = solveDefaults(opts);
+export function driverContinue(st: DriverState, o: LoopSettings): Value {
   return np.logicalAnd(
     np.logicalAnd(np.less(st.k, o.maxIter), np.logicalNot(st.diverged)),
     np.logicalNot(np.less(np.max(st.bestMetric), o.tol)),
   );
 }
 
-export function driverStats(st: DriverState, opts: SolveOptions): SolveStats {
-  const o = solveDefaults(opts);
+export function driverStats(st: DriverState, o: LoopSettings): Required<SolveStats> {
   const dt = np.dtype(st.best);
   return {
     iterations: np.astype(st.k, dt),
@@ -104,16 +104,14 @@ export function driverStats(st: DriverState, opts: SolveOptions): SolveStats {
 }
 
 /** The whole solve as one whileLoop (one session.run when compiled). */
-export function solveCompiled<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): { z: Value; stats: SolveStats } {
-  const o = solveDefaults(opts);
+export function solveCompiled<S>(solver: Solver<S>, f: BatchMap, z0: Value, o: LoopSettings): { z: Value; stats: Required<SolveStats> } {
   const init = driverInit(solver, f, z0, o);
   const out = np.whileLoop((st: DriverState<S>) => driverContinue(st, o), (st) => driverStep(solver, f, st, o), init, { maxTrips: o.maxIter });
   return { z: out.best, stats: driverStats(out, o) };
 }
 
 /** The solve unrolled into the graph (differentiable step by step; the 'unrolled' backward mode). */
-export function solveUnrolled<S>(solver: Solver<S>, f: BatchMap, z0: Value, opts: SolveOptions): { z: Value; stats: SolveStats } {
-  const o = solveDefaults(opts);
+export function solveUnrolled<S>(solver: Solver<S>, f: BatchMap, z0: Value, o: LoopSettings): { z: Value; stats: Required<SolveStats> } {
   let st = driverInit(solver, f, z0, o);
   for (let i = 0; i < o.maxIter; i++) {
     const next = driverStep(solver, f, st, o);

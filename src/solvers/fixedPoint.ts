@@ -7,7 +7,7 @@
  * mode solves w = (∂f/∂z)ᵀ w + ḡ on the VJP of f at z*, as in the tutorial's backward hook.
  */
 import { TransformError } from '../core/errors.js';
-import type { Graph } from '../core/ir.js';
+import type { Aval, Graph } from '../core/ir.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, tap, Tracer, traceGraph } from '../core/trace.js';
@@ -15,22 +15,9 @@ import { Tensor } from '../core/tensor.js';
 import { jvpInterpret } from '../transforms/jvp.js';
 import { solveCompiled, solveUnrolled } from './driver.js';
 import { linearizeMap } from './linearize.js';
-import { np } from './np.js';
-import { resolveSolver, type SolverName } from './registry.js';
-import { solveDefaults, type BatchMap, type SolveOptions, type Solver, type SolveStats } from './types.js';
-
-export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number; damping?: number };
-
-export interface FixedPointOptions extends SolveOptions {
-  /** Forward solver (default 'anderson'). */
-  solver?: SolverName | Solver;
-  /** How gradients are formed (default 'implicit'). */
-  backward?: BackwardMode;
-  /** Solver for the backward linear fixed point w = Jᵀ w + ḡ (default 'anderson'; 'forward' = Neumann, 'gmres'). */
-  backwardSolver?: SolverName | Solver;
-  backwardTol?: number;
-  backwardMaxIter?: number;
-}
+import * as np from '../np.js';
+import { resolveSolver } from './registry.js';
+import { type BatchMap, type FixedPointOptions, loopSettings, type LoopSettings, type Solver, type SolveStats, STAT_FIELDS } from './types.js';
 
 export interface FixedPointResult {
   value: Value;
@@ -41,24 +28,34 @@ interface SolveParams {
   cell: Graph;
   zShape: number[];
   solver: Solver;
-  opts: Required<SolveOptions>;
+  opts: LoopSettings;
   /** Solver and options of the linear (tangent / backward) solves. */
   linSolver: Solver;
-  linOpts: Required<SolveOptions>;
+  linOpts: LoopSettings;
   [k: string]: unknown;
 }
 interface LinearParams extends SolveParams {
   transposed: boolean;
 }
 
-const statAvals = (dt: Tensor['dtype'], maxIter: number) => [
-  { shape: [], dtype: dt }, { shape: [], dtype: dt }, { shape: [], dtype: dt },
-  { shape: [], dtype: 'bool' as const }, { shape: [], dtype: 'bool' as const }, { shape: [Math.max(maxIter, 1)], dtype: dt },
-];
-const statsList = (s: SolveStats): Value[] => [s.iterations, s.residual, s.relResidual, s.converged, s.diverged, s.trace!];
-const statsOf = (vs: Value[]): SolveStats => ({
-  iterations: vs[0]!, residual: vs[1]!, relResidual: vs[2]!, converged: vs[3]!, diverged: vs[4]!, trace: vs[5]!,
-});
+/** The avals of a solve primitive's statistics outputs, in STAT_FIELDS order. */
+const statAvals = (dt: Tensor['dtype'], maxIter: number): Aval[] => {
+  const avals: Record<(typeof STAT_FIELDS)[number], Aval> = {
+    iterations: { shape: [], dtype: dt },
+    residual: { shape: [], dtype: dt },
+    relResidual: { shape: [], dtype: dt },
+    converged: { shape: [], dtype: 'bool' },
+    diverged: { shape: [], dtype: 'bool' },
+    trace: { shape: [Math.max(maxIter, 1)], dtype: dt },
+  };
+  return STAT_FIELDS.map((k) => avals[k]);
+};
+/** A complete stats record (trace included) as the primitive's outputs, and back. */
+const statsList = (s: Required<SolveStats>): Value[] => STAT_FIELDS.map((k) => s[k]);
+const statsOf = (vs: Value[]): Required<SolveStats> => {
+  const [iterations, residual, relResidual, converged, diverged, trace] = vs;
+  return { iterations: iterations!, residual: residual!, relResidual: relResidual!, converged: converged!, diverged: diverged!, trace: trace! };
+};
 
 /** The cell as a map on flattened batches [B, d]. */
 function batchMap(cell: Graph, zShape: number[], args: Value[]): BatchMap {
@@ -118,7 +115,7 @@ export const linearSolveP = definePrimitive<LinearParams>({
 
 function linearSolve(rhs: Value, zStar: Value, args: Value[], p: LinearParams, label: string): Value {
   const outs = bind(linearSolveP, [rhs, zStar, ...args], p);
-  tap(label, outs.slice(1));
+  tap(label, { ...statsOf(outs.slice(1)) });
   return outs[0]!;
 }
 
@@ -126,8 +123,8 @@ function linearSolve(rhs: Value, zStar: Value, args: Value[], p: LinearParams, l
  * Solve z* = f(z*, ...args) for a batch (axis 0 of z0 is the batch). Gradients with respect to
  * args follow `backward`; forward statistics come back as traced values.
  */
-export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, args: unknown[], opts: FixedPointOptions = {}): FixedPointResult {
-  const o = solveDefaults(opts);
+export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Value, z0: Value, args: A, opts: FixedPointOptions = {}): FixedPointResult {
+  const o = loopSettings(opts);
   const solver = resolveSolver(opts.solver, 'anderson');
   const backward = opts.backward ?? 'implicit';
   const [leaves, def] = treeFlatten(args);
@@ -135,7 +132,7 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
   const callWith = (z: Value, dynVals: Value[]) => {
     const full = [...leaves];
     dyn.forEach((j, k) => { full[j] = dynVals[k]; });
-    return f(z, ...treeUnflatten<unknown[]>(def, full));
+    return f(z, ...treeUnflatten<A>(def, full));
   };
   const dynVals = dyn.map((j) => leaves[j] as Value);
   const zShape = [...np.shape(z0)];
@@ -143,7 +140,7 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     const b = zShape[0]!;
     const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
     const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
-    tap('fixedPoint.forward', statsList(stats));
+    tap('fixedPoint.forward', { ...stats });
     return { value: np.reshape(z, zShape), stats: publicStats(stats, o.trace) };
   }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
@@ -154,12 +151,12 @@ export function fixedPoint(f: (z: Value, ...args: any[]) => Value, z0: Value, ar
     solver,
     opts: o,
     linSolver: resolveSolver(opts.backwardSolver, 'anderson'),
-    linOpts: solveDefaults({ ...opts, tol: opts.backwardTol ?? o.tol, maxIter: opts.backwardMaxIter ?? o.maxIter }),
+    linOpts: loopSettings({ ...opts, tol: opts.backwardTol ?? o.tol, maxIter: opts.backwardMaxIter ?? o.maxIter }),
   };
   const detach = backward !== 'implicit';
   const outs = bind(fixedPointP, [z0, ...(detach ? allArgs.map((a) => np.stopGradient(a)) : allArgs)], params);
   const stats = statsOf(outs.slice(1));
-  tap('fixedPoint.forward', outs.slice(1));
+  tap('fixedPoint.forward', { ...stats });
   let value: Value = outs[0]!;
   if (backward === 'jfb') {
     value = evalGraph(graph, [np.stopGradient(value), ...allArgs])[0]!;
@@ -188,6 +185,6 @@ function publicStats(s: SolveStats, traced: boolean): SolveStats {
  * (∂z* / ∂θ = −(∂g/∂z)⁻¹ ∂g/∂θ). It is the fixed point of z ↦ z − g(z), whose implicit rule is
  * exactly that; the default solver is Newton's method.
  */
-export function customRoot(g: (z: Value, ...args: any[]) => Value, z0: Value, args: unknown[], opts: FixedPointOptions = {}): FixedPointResult {
-  return fixedPoint((z, ...a) => np.sub(z, g(z, ...a)), z0, args, { ...opts, solver: opts.solver ?? 'newton' });
+export function customRoot<A extends unknown[]>(g: (z: Value, ...args: A) => Value, z0: Value, args: A, opts: FixedPointOptions = {}): FixedPointResult {
+  return fixedPoint((z: Value, ...a: A) => np.sub(z, g(z, ...a)), z0, args, { ...opts, solver: opts.solver ?? 'newton' });
 }

@@ -7,10 +7,10 @@ import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { jit } from '../transforms/jit.js';
 import { driverInit, driverStep, type DriverState } from './driver.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 import { solveOutcome, type SolveOutcome } from './outcome.js';
-import { resolveSolver, type SolverName } from './registry.js';
-import { solveDefaults, type BatchMap, type Solver, type SolveOptions } from './types.js';
+import { resolveSolver } from './registry.js';
+import { type BatchMap, loopSettings, type Solver, type SolveOptions, type SolverName } from './types.js';
 
 export interface HostSolveOptions extends SolveOptions {
   solver?: SolverName | Solver;
@@ -36,7 +36,7 @@ const mapOf = (f: Cell, zShape: readonly number[], args: unknown[]): BatchMap =>
 const cache = new WeakMap<Cell, Map<string, { init: any; step: any }>>();
 
 export async function fixedPointHost(f: Cell, z0: Tensor, args: unknown[], opts: HostSolveOptions = {}): Promise<HostSolveResult> {
-  const o = solveDefaults(opts);
+  const o = loopSettings(opts);
   const solver = resolveSolver(opts.solver, 'anderson');
   const key = `${typeof opts.solver === 'object' ? opts.solver.name : opts.solver ?? 'anderson'}|${JSON.stringify(o)}`;
   let perCell = cache.get(f);

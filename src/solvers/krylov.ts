@@ -5,7 +5,7 @@
  */
 import type { Value } from '../core/primitive.js';
 import { eye, Tensor } from '../core/tensor.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 
 const dotRows = (a: Value, b: Value): Value => np.sum(np.mul(a, b), 1, true); // [B, 1]
 const norm = (a: Value): Value => np.sqrt(dotRows(a, a));

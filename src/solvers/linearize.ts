@@ -3,7 +3,7 @@ import type { Value } from '../core/primitive.js';
 import { avalOf, traceGraph } from '../core/trace.js';
 import { jvpGraph } from '../transforms/jvp.js';
 import { linearize } from '../transforms/transpose.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 import type { BatchMap } from './types.js';
 
 export interface LinearizedMap {

@@ -8,7 +8,7 @@ import { eye, Tensor } from '../core/tensor.js';
 import { InputError } from '../core/errors.js';
 import { gmresCycle } from './krylov.js';
 import { linearizeMap } from './linearize.js';
-import { np } from './np.js';
+import * as np from '../np.js';
 import type { BatchMap, Solver } from './types.js';
 
 export interface NewtonState { z: Value; fz: Value }

@@ -1,17 +1,10 @@
 /**
- * Numerical outcomes are values: at the run boundary a solve's statistics become an fp-ts Either,
- * Left for divergence or running out of iterations, Right for convergence.
+ * Numerical outcomes are values: a solve's statistics read back to the host (`readStats`), and at
+ * the run boundary an fp-ts Either, Left for divergence or running out of iterations.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { Tensor } from '../core/tensor.js';
-
-export interface SolveReport {
-  iterations: number;
-  residual: number;
-  relResidual: number;
-  /** Largest residual after each iteration, when traced. */
-  trace?: number[];
-}
+import type { SolveReport } from './types.js';
 
 export interface SolveFailure extends SolveReport {
   kind: 'diverged' | 'maxIter';
@@ -20,23 +13,36 @@ export interface SolveFailure extends SolveReport {
 
 export type SolveOutcome = E.Either<SolveFailure, SolveReport>;
 
-type StatLike = Tensor | number | boolean;
-const num = (x: StatLike): number => (x instanceof Tensor ? x.item() : Number(x));
+/** Concrete statistics of a run: tensors (a jitted function's stats or taps) or numbers. */
+export type ConcreteStats = Readonly<Partial<Record<keyof SolveReport, Tensor | number | boolean>>>;
 
-/** Read concrete stats (tensors from a run, or numbers) into an Either. */
-export function solveOutcome(stats: { iterations: StatLike; residual: StatLike; relResidual: StatLike; converged: StatLike; diverged?: StatLike; trace?: Tensor }): SolveOutcome {
-  const report: SolveReport = {
-    iterations: num(stats.iterations),
+const num = (x: Tensor | number | boolean | undefined): number => (x instanceof Tensor ? x.item() : Number(x ?? NaN));
+
+/** Read a stats record to numbers; the trace is cut to the iterations taken. */
+export function readStats(stats: ConcreteStats): SolveReport {
+  const iterations = num(stats.iterations);
+  const trace = stats.trace instanceof Tensor ? stats.trace.toArray().slice(0, Math.max(0, iterations)) : undefined;
+  return {
+    iterations,
     residual: num(stats.residual),
     relResidual: num(stats.relResidual),
-    ...(stats.trace ? { trace: stats.trace.toArray().slice(0, num(stats.iterations)) } : {}),
+    converged: num(stats.converged) === 1,
+    diverged: num(stats.diverged) === 1,
+    ...(trace ? { trace } : {}),
   };
-  if (num(stats.converged)) return E.right(report);
-  const diverged = stats.diverged !== undefined && num(stats.diverged) !== 0;
-  const kind = diverged || !Number.isFinite(report.residual) ? 'diverged' : 'maxIter';
+}
+
+/** A solve's report as an Either: Right when it converged. */
+export function solveOutcome(stats: SolveReport | ConcreteStats): SolveOutcome {
+  const report = isReport(stats) ? stats : readStats(stats);
+  if (report.converged) return E.right(report);
+  const kind = report.diverged || !Number.isFinite(report.residual) ? 'diverged' : 'maxIter';
   const message =
     kind === 'diverged'
       ? `the solve diverged after ${report.iterations} iterations (residual ${report.residual.toExponential(2)}): make the cell more contractive (smaller weights, normalisation) or damp the solver`
       : `the solve stopped at maxIter = ${report.iterations} with relative residual ${report.relResidual.toExponential(2)}: raise maxIter, loosen tol or use a faster solver`;
   return E.left({ ...report, kind, message });
 }
+
+const isReport = (s: SolveReport | ConcreteStats): s is SolveReport =>
+  typeof s.converged === 'boolean' && typeof s.iterations === 'number' && typeof s.diverged === 'boolean';

@@ -3,9 +3,8 @@ import { anderson } from './anderson.js';
 import { broyden } from './broyden.js';
 import { forwardIteration } from './forward.js';
 import { gmres, newton, newtonKrylov } from './newton.js';
-import type { Solver } from './types.js';
+import type { Solver, SolverName } from './types.js';
 
-export type SolverName = 'forward' | 'neumann' | 'anderson' | 'broyden' | 'newton' | 'newtonKrylov' | 'gmres';
 export const solverNames: SolverName[] = ['forward', 'neumann', 'anderson', 'broyden', 'newton', 'newtonKrylov', 'gmres'];
 
 export function resolveSolver(s: SolverName | Solver | undefined, fallback: SolverName): Solver {

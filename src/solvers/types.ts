@@ -1,3 +1,8 @@
+/**
+ * The solve contract, one place for all of it: what a solver is, the options every solve takes
+ * (resolved once into their complete form), and the statistics every solve reports — as traced
+ * values inside a graph and as numbers on the host.
+ */
 import type { Value } from '../core/primitive.js';
 
 /** The map being solved, on flattened batches: z [B, d] ↦ f(z) [B, d]. */
@@ -15,8 +20,18 @@ export interface Solver<S = any> {
   estimate(state: S): { z: Value; fz: Value };
 }
 
+export type SolverName = 'forward' | 'neumann' | 'anderson' | 'broyden' | 'newton' | 'newtonKrylov' | 'gmres';
+
+/**
+ * How gradients flow through a solve: the implicit function theorem, the last k damped steps
+ * unrolled (phantom gradients), Jacobian-free (the identity in place of (I − J)⁻¹), or backprop
+ * through every iteration (unrolled).
+ */
+export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number; damping?: number };
+
 export type StopOn = 'abs' | 'rel';
 
+/** Options of one solve loop. */
 export interface SolveOptions {
   /** Tolerance on the residual chosen by `stopOn` (default 1e-4). */
   tol?: number;
@@ -26,11 +41,44 @@ export interface SolveOptions {
   stopOn?: StopOn;
   /** Record the residual after every iteration (the tutorial's semilog plots). */
   trace?: boolean;
-  /** A residual this many times the first one counts as divergence (default 1e6). */
+  /**
+   * Divergence: an absolute residual this many times the first one, or a stopping metric this many
+   * times the first one (or the tolerance, if larger), ends the solve as diverged (default 1e6).
+   */
   divergenceFactor?: number;
 }
 
-/** Solve statistics as traced values (scalars over the batch; `trace` is [maxIter], zero-padded). */
+/** Options of a fixed-point solve and of its derivative (the backward linear solve). */
+export interface FixedPointOptions extends SolveOptions {
+  /** Forward solver (default 'anderson'). */
+  solver?: SolverName | Solver;
+  /** How gradients are formed (default 'implicit'). */
+  backward?: BackwardMode;
+  /** Solver for the backward linear fixed point w = Jᵀ w + ḡ (default 'anderson'; 'forward' = Neumann, 'gmres'). */
+  backwardSolver?: SolverName | Solver;
+  /** Tolerance of the backward solve (default: tol). */
+  backwardTol?: number;
+  /** Iteration limit of the backward solve (default: maxIter). */
+  backwardMaxIter?: number;
+}
+
+/** A solve loop's options in complete form. */
+export type LoopSettings = Readonly<Required<SolveOptions>>;
+
+export const SOLVE_DEFAULTS: LoopSettings = { tol: 1e-4, maxIter: 50, stopOn: 'rel', trace: false, divergenceFactor: 1e6 };
+
+export const loopSettings = (o: SolveOptions): LoopSettings => ({
+  tol: o.tol ?? SOLVE_DEFAULTS.tol,
+  maxIter: o.maxIter ?? SOLVE_DEFAULTS.maxIter,
+  stopOn: o.stopOn ?? SOLVE_DEFAULTS.stopOn,
+  trace: o.trace ?? SOLVE_DEFAULTS.trace,
+  divergenceFactor: o.divergenceFactor ?? SOLVE_DEFAULTS.divergenceFactor,
+});
+
+/**
+ * Solve statistics as traced values: scalars over the batch (the worst sample), and with
+ * `trace: true` the largest stopping metric after each iteration, [maxIter], zero-padded.
+ */
 export interface SolveStats {
   iterations: Value;
   /** Largest per-sample absolute residual of the kept (lowest-residual) iterate. */
@@ -42,10 +90,16 @@ export interface SolveStats {
   trace?: Value;
 }
 
-export const solveDefaults = (o: SolveOptions): Required<SolveOptions> => ({
-  tol: o.tol ?? 1e-4,
-  maxIter: o.maxIter ?? 50,
-  stopOn: o.stopOn ?? 'rel',
-  trace: o.trace ?? false,
-  divergenceFactor: o.divergenceFactor ?? 1e6,
-});
+/** The order in which a solve primitive outputs its statistics (after the solution). */
+export const STAT_FIELDS = ['iterations', 'residual', 'relResidual', 'converged', 'diverged', 'trace'] as const;
+
+/** Solve statistics read back to the host. */
+export interface SolveReport {
+  iterations: number;
+  residual: number;
+  relResidual: number;
+  converged: boolean;
+  diverged: boolean;
+  /** Largest stopping metric after each iteration, when traced. */
+  trace?: number[];
+}

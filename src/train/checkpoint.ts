@@ -5,7 +5,7 @@
  * so any pytree of tensors and numbers round-trips. Files are written atomically.
  */
 import { readFileSync } from 'node:fs';
-import { writeAtomic } from '../backend/export.js';
+import { writeAtomic } from '../util/fs.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { allocate, type DType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';

@@ -1,6 +1,6 @@
 /** Losses and metrics, traced (used inside the jitted training and evaluation graphs). */
 import type { Value } from '../core/primitive.js';
-import * as np from '../ops/np.js';
+import * as np from '../np.js';
 
 /** Mean cross-entropy of logits [N, C] against int64 labels [N]. */
 export const crossEntropyLoss = (logits: Value, labels: Value): Value => np.crossEntropy(logits, labels);

@@ -10,9 +10,9 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { DeqError, InputError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
-import { type DeqOptions } from '../nn/deq.js';
+import type { FixedPointOptions } from '../solvers/index.js';
 import { makeModel, type ModelName } from '../nn/models.js';
-import { writeAtomic } from '../backend/export.js';
+import { writeAtomic } from '../util/fs.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
 import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
@@ -24,7 +24,7 @@ export type ScheduleName = 'cosine' | 'step' | 'constant';
 export interface TrainConfig {
   model: ModelName;
   /** Overrides of the model's solver defaults, or false for an explicit layer in place of the DEQ. */
-  deq: Partial<DeqOptions> | false;
+  deq: FixedPointOptions | false;
   optimizer: OptimizerName;
   schedule: ScheduleName;
   lr: number;

@@ -12,14 +12,7 @@ import type { Model } from '../nn/models.js';
 import { allFinite } from '../core/tensor.js';
 import { crossEntropyLoss, errorCount } from './losses.js';
 import { clipByGlobalNorm, type Optimizer, treeAllFinite } from './optim.js';
-
-/** What one solve reported, read back to the host. */
-export interface SolveReport {
-  iterations: number;
-  residual: number;
-  converged: boolean;
-  diverged: boolean;
-}
+import { type ConcreteStats, readStats, type SolveReport, type SolveStats } from '../solvers/index.js';
 
 export interface StepReport {
   loss: number;
@@ -32,26 +25,10 @@ export interface StepReport {
   gradNorm: number;
 }
 
-interface StepAux { state: unknown; errors: Value; stats: Record<string, Value> | null }
+interface StepAux { state: unknown; errors: Value; stats: SolveStats | null }
 
-const num = (t: unknown): number => (t === undefined || t === null ? NaN : (t as Tensor).item());
-
-function forwardReport(stats: Record<string, unknown> | null | undefined): SolveReport | null {
-  if (!stats) return null;
-  return {
-    iterations: num(stats.iterations),
-    residual: num(stats.residual),
-    converged: num(stats.converged) !== 0,
-    diverged: stats.diverged !== undefined && num(stats.diverged) !== 0,
-  };
-}
-
-/** Backward taps arrive as [iterations, residual, relResidual, converged, ...]. */
-function backwardReport(taps: Tensor[][] | undefined): SolveReport | null {
-  const t = taps?.[0];
-  if (!t) return null;
-  return { iterations: num(t[0]), residual: num(t[1]), converged: num(t[3]) !== 0, diverged: t[4] !== undefined && num(t[4]) !== 0 };
-}
+/** A solve's statistics as a jitted function returns them (tensors), or null without a DEQ layer. */
+const readReport = (stats: ConcreteStats | null | undefined): SolveReport | null => (stats ? readStats(stats) : null);
 
 export interface Trainer {
   /** One step: returns the new params, model state and optimizer state (the old ones when skipped). */
@@ -68,22 +45,20 @@ export interface TrainerOptions {
 export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: RuntimeOptions = {}, opts: TrainerOptions = {}): Trainer {
   const lossFn = (params: unknown, state: unknown, x: Value, y: Value): [Value, StepAux] => {
     const out = model.apply(params, state, x, { train: true });
-    const stats = out.stats ? { ...out.stats } as unknown as Record<string, Value> : null;
-    return [crossEntropyLoss(out.logits, y), { state: out.state, errors: errorCount(out.logits, y), stats }];
+    return [crossEntropyLoss(out.logits, y), { state: out.state, errors: errorCount(out.logits, y), stats: out.stats }];
   };
   const trainGraph = jit(valueAndGrad(lossFn, { hasAux: true }), { ...runtime, name: `${model.name}_train_step` });
   const evalGraph = jit((params: unknown, state: unknown, x: Value, y: Value) => {
     const out = model.apply(params, state, x, { train: false });
-    const stats = out.stats ? { ...out.stats } as unknown as Record<string, Value> : null;
-    return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats };
+    return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats: out.stats };
   }, { ...runtime, name: `${model.name}_eval` });
 
   return {
     trainGraph,
     async step(params, state, optState, x, y, lr) {
-      const [[loss, aux], grads] = (await trainGraph(params, state, x, y)) as [[Tensor, { state: unknown; errors: Tensor; stats: Record<string, Tensor> | null }], unknown];
-      const forward = forwardReport(aux.stats);
-      const backward = backwardReport(trainGraph.lastTaps['fixedPoint.backward']);
+      const [[loss, aux], grads] = (await trainGraph(params, state, x, y)) as [[Tensor, { state: unknown; errors: Tensor; stats: ConcreteStats | null }], unknown];
+      const forward = readReport(aux.stats);
+      const backward = readReport(trainGraph.lastTaps['fixedPoint.backward']?.[0]);
       const report: StepReport = { loss: loss.item(), errors: aux.errors.item(), forward, backward, skipped: null, gradNorm: NaN };
       if (!allFinite(loss)) report.skipped = 'non-finite loss';
       else if (forward && (forward.diverged || !Number.isFinite(forward.residual))) report.skipped = 'forward solve diverged';
@@ -101,8 +76,8 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
       return { params: next.params, state: aux.state, optState: next.state, report };
     },
     async evaluate(params, state, x, y) {
-      const out = (await evalGraph(params, state, x, y)) as { loss: Tensor; errors: Tensor; stats: Record<string, Tensor> | null };
-      return { loss: out.loss.item(), errors: out.errors.item(), forward: forwardReport(out.stats) };
+      const out = (await evalGraph(params, state, x, y)) as { loss: Tensor; errors: Tensor; stats: ConcreteStats | null };
+      return { loss: out.loss.item(), errors: out.errors.item(), forward: readReport(out.stats) };
     },
   };
 }

@@ -9,7 +9,7 @@ import type { Graph } from '../core/ir.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, traceGraph } from '../core/trace.js';
-import { zerosLike } from './jvp.js';
+import { zerosLike } from '../ops/shape.js';
 
 interface CallParams {
   primal: Graph;

@@ -8,7 +8,7 @@ import type { Graph } from '../core/ir.js';
 import { definePrimitive, Undefined, type Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, traceGraph } from '../core/trace.js';
-import { zerosLike } from './jvp.js';
+import { zerosLike } from '../ops/shape.js';
 
 interface CallParams {
   primal: Graph;
@@ -28,7 +28,7 @@ const customVjpLinearP = definePrimitive<CallParams>({
   transpose: (cts, ins, p) => {
     const residuals = ins.slice(0, p.nResiduals) as Value[];
     const tangentsIn = ins.slice(p.nResiduals);
-    const outCts = cts.map((c, i) => c ?? zerosLike(p.primal.outputs[i]!.aval as never));
+    const outCts = cts.map((c, i) => c ?? zerosLike(p.primal.outputs[i]!.aval));
     const argCts = p.bwd(residuals, outCts as Value[]);
     return [...residuals.map(() => null), ...tangentsIn.map((t, i) => (t instanceof Undefined ? argCts[i] ?? null : null))];
   },

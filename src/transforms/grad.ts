@@ -12,7 +12,8 @@ import { full } from '../core/tensor.js';
 import { avalOf, evalGraph } from '../core/trace.js';
 import { autoJit, needsStaging } from './jit.js';
 import { isDyn, traceArgs } from './traceArgs.js';
-import { jvpInterpret, zerosLike } from './jvp.js';
+import { jvpInterpret } from './jvp.js';
+import { zerosLike } from '../ops/shape.js';
 import { vjpInterpret } from './transpose.js';
 
 export interface GradOptions {
@@ -36,7 +37,7 @@ function gradMask(args: unknown[], argnums: number[], leaves: unknown[], dyn: nu
   });
 }
 
-function gradsTree(args: unknown[], argnums: number[], leaves: unknown[], dyn: number[], mask: boolean[], grads: Value[]): unknown {
+function gradsTree(args: unknown[], argnums: number[], dyn: number[], mask: boolean[], grads: Value[]): unknown {
   let k = 0;
   const gradOfLeaf = new Map<number, Value>();
   dyn.forEach((j, i) => { if (mask[i]) gradOfLeaf.set(j, grads[k++]!); });
@@ -65,7 +66,7 @@ export function valueAndGrad<F extends (...args: any[]) => any>(f: F, opts: Grad
     const primals = [...dyn.map((j) => leaves[j] as Value), ...captured];
     const [outs, grads] = vjpInterpret(graph, mask, primals, cts);
     const value = treeUnflatten(outDef, outs);
-    return [value, gradsTree(args, argnums, leaves, dyn, mask, grads)];
+    return [value, gradsTree(args, argnums, dyn, mask, grads)];
   };
   const fn = (...args: Parameters<F>): any => (needsStaging(args) ? staged(...args) : autoJit(staged)(...args));
   return fn;
@@ -106,7 +107,7 @@ export function vjp(f: (...args: any[]) => any, ...primals: unknown[]): any {
     const [ctl] = treeFlatten(cts);
     const [outs, grads] = vjpInterpret(graph, mask, [...dyn.map((j) => leaves[j] as Value), ...captured], ctl as Value[]);
     const argnums = ps.map((_, i) => i);
-    return [treeUnflatten(outDef, outs), gradsTree(ps, argnums.length === 1 ? [0] : argnums, leaves, dyn, mask, grads)];
+    return [treeUnflatten(outDef, outs), gradsTree(ps, argnums.length === 1 ? [0] : argnums, dyn, mask, grads)];
   });
   if (needsStaging(primals)) {
     const { graph, captured, leaves, dyn, outDef } = traceArgs(f, primals);

@@ -6,11 +6,11 @@
 import { allFinite, Tensor } from '../core/tensor.js';
 import { NonFiniteError, TraceError } from '../core/errors.js';
 import { type Aval, avalKey, type Graph } from '../core/ir.js';
-import { matchLeaves, treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
+import { matchLeaves, treeDefKey, treeFlatten, treePaths, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { isTracing, Tracer } from '../core/trace.js';
 import { encodeModel, lowerModel } from '../backend/lower.js';
 import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
-import { traceArgs } from './traceArgs.js';
+import { stage } from './stage.js';
 
 export interface JitOptions extends RuntimeOptions {
   /** Throw a NonFiniteError when an input holds NaN or Inf (default true). */
@@ -19,15 +19,16 @@ export interface JitOptions extends RuntimeOptions {
   name?: string;
 }
 
-/** Named side outputs (solver stats) of the last run, by tap label. */
-export type TapValues = Record<string, Tensor[][]>;
+/** Named side outputs (solver stats) of the last run: by tap label, one record per tap in trace order. */
+export type TapValues = Record<string, Record<string, Tensor>[]>;
 
 export interface Compiled {
+  /** The graph that runs: expanded, with the taps as its trailing outputs. */
   graph: Graph;
   session: Session;
   outDef: TreeDef;
   nOut: number;
-  taps: { label: string; count: number }[];
+  taps: { label: string; names: readonly string[] }[];
   model: Uint8Array;
 }
 
@@ -40,6 +41,11 @@ export interface Jitted<F extends (...args: any[]) => any> {
   /** Number of traces so far (a retrace happens once per new signature). */
   readonly traceCount: number;
   readonly cacheSize: number;
+  /**
+   * Release every cached onnxruntime session (one per signature seen). The function stays usable:
+   * a later call compiles again.
+   */
+  release(): Promise<void>;
 }
 
 /** A leaf is dynamic (a graph input) when it is a tensor; numbers are static (baked into the graph). */
@@ -54,27 +60,6 @@ export function signatureOf(args: unknown[]): { key: string; leaves: unknown[]; 
   return { key: `${treeDefKey(def)}|${parts.join(';')}`, leaves, def };
 }
 
-/** Paths of pytree leaves ("0.W", "1") for naming graph inputs. */
-export function leafPaths(tree: unknown, prefix = ''): string[] {
-  // walk the pytree structure itself, so paths and leaves always pair up
-  const walk = (d: TreeDef, p: string): string[] => {
-    switch (d.kind) {
-      case 'leaf': return [p || 'x'];
-      case 'none': return [];
-      case 'array': return d.children.flatMap((c, i) => walk(c, p ? `${p}.${i}` : `${i}`));
-      case 'object': return d.children.flatMap((c, i) => walk(c, p ? `${p}.${d.keys[i]}` : d.keys[i]!));
-    }
-  };
-  return walk(treeFlatten(tree)[1], prefix);
-}
-
-/** Trace `fn` on the dynamic leaves of `args` (static leaves stay as they are). */
-export function traceWithArgs(fn: (...args: any[]) => unknown, args: unknown[]): { graph: Graph; outDef: TreeDef; nOut: number; dynamic: number[] } {
-  const { graph, captured, outDef, dyn } = traceArgs(fn, args);
-  if (captured.length) throw new TraceError('jit: the function closed over a traced value from an enclosing transform; pass it as an argument');
-  return { graph, outDef, nOut: graph.outputs.length, dynamic: dyn };
-}
-
 export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions = {}): Jitted<F> {
   const cache = new Map<string, Promise<Compiled>>();
   let traces = 0;
@@ -84,19 +69,16 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     if (!c) {
       traces++;
       c = (async () => {
-        const { graph: g0, outDef, nOut } = traceWithArgs(fn, args);
-        // taps (solver stats) become extra outputs
-        const tapAtoms = g0.taps.flatMap((t) => t.atoms);
-        const graph: Graph = { ...g0, outputs: [...g0.outputs, ...tapAtoms], taps: [] };
-        const [leaves] = treeFlatten(args);
-        const names = leafPaths(args).filter((_, i) => leaves[i] instanceof Tensor);
+        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args);
+        const paths = treePaths(treeFlatten(args)[1]);
+        const names = dynamic.map((j) => paths[j]!);
         const model = encodeModel(lowerModel(graph, {
           inputNames: names.map(sanitize),
           outputNames: graph.outputs.map((_, i) => (i < nOut ? `out_${i}` : `tap_${i - nOut}`)),
           graphName: opts.name ?? (fn.name || 'jit'),
         }));
         const session = await createSession(model, opts);
-        return { graph, session, outDef, nOut, taps: g0.taps.map((t) => ({ label: t.label, count: t.atoms.length })), model };
+        return { graph, session, outDef, nOut, taps, model };
       })();
       cache.set(key, c);
       c.catch(() => cache.delete(key));
@@ -113,7 +95,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
       if (c.taps.length) {
         const taps: TapValues = {};
         let k = c.nOut;
-        for (const t of c.taps) (taps[t.label] ??= []).push(outs.slice(k, (k += t.count)));
+        for (const t of c.taps) (taps[t.label] ??= []).push(Object.fromEntries(t.names.map((n) => [n, outs[k++]!])));
         jitted.lastTaps = taps;
         return treeUnflatten(c.outDef, outs.slice(0, c.nOut));
       }
@@ -143,7 +125,13 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     });
   }) as unknown as Jitted<F>;
   jitted.lastTaps = NO_TAPS;
-  jitted.compile = compile as never;
+  jitted.compile = (...args: Parameters<F>) => compile(...args);
+  jitted.release = async () => {
+    const pending = [...cache.values()];
+    cache.clear();
+    last = undefined;
+    for (const c of pending) await c.then((x) => x.session.release(), () => undefined);
+  };
   Object.defineProperty(jitted, 'traceCount', { get: () => traces });
   Object.defineProperty(jitted, 'cacheSize', { get: () => cache.size });
   return jitted;
@@ -181,7 +169,7 @@ function checkInputs(args: unknown[], leaves: unknown[]): void {
     if (!(l instanceof Tensor) || knownFinite.has(l)) continue;
     if (allFinite(l)) knownFinite.add(l);
     else {
-      const path = leafPaths(args)[i];
+      const path = treePaths(treeFlatten(args)[1])[i];
       throw new NonFiniteError(
         `input ${path} (${l.dtype}[${l.shape}]) holds NaN or Inf, which would poison every result. ` +
           'Fix the data, or pass { checkFinite: false } to jit to allow it.',

@@ -2,10 +2,9 @@
 import { isFloat } from '../core/dtype.js';
 import { TransformError } from '../core/errors.js';
 import { type Graph, Var, type Aval } from '../core/ir.js';
-import type { Value } from '../core/primitive.js';
-import { bind, readAtom, tap, traceGraph } from '../core/trace.js';
-import { zerosOf } from '../ops/shape.js';
-import { dtypeOf, shapeOf } from '../ops/util.js';
+import { ruleOf, type Value } from '../core/primitive.js';
+import { bind, readAtom, retap, traceGraph } from '../core/trace.js';
+import { zerosLike } from '../ops/shape.js';
 
 /**
  * Interpret `g` on primals and tangents (null = symbolic zero) inside the current trace.
@@ -29,8 +28,9 @@ export function jvpInterpret(g: Graph, primals: readonly Value[], tangents: read
       outs = bind(e.prim, ins, e.params);
       touts = outs.map(() => null);
     } else {
-      if (!e.prim.jvp) throw new TransformError(`jvp: primitive ${e.prim.name} has no JVP rule, so it cannot be differentiated`);
-      [outs, touts] = e.prim.jvp(ins, tins, e.params as never);
+      const rule = ruleOf(e.prim, 'jvp');
+      if (!rule) throw new TransformError(`jvp: primitive ${e.prim.name} has no JVP rule, so it cannot be differentiated`);
+      [outs, touts] = rule(ins, tins, e.params);
     }
     e.outputs.forEach((v, i) => {
       env.set(v, outs[i]!);
@@ -38,12 +38,10 @@ export function jvpInterpret(g: Graph, primals: readonly Value[], tangents: read
       if (t && isFloat(v.aval.dtype)) tenv.set(v, t);
     });
   }
-  for (const t of g.taps) tap(t.label, t.atoms.map((a) => readAtom(env, a)));
+  for (const t of g.taps) retap(t, (a) => readAtom(env, a));
   return [g.outputs.map((a) => readAtom(env, a)), g.outputs.map(readT)];
 }
 
-/** Zero tangent for a value (symbolic zeros made concrete at the boundary). */
-export const zerosLike = (x: Value): Value => zerosOf(shapeOf(x), dtypeOf(x));
 
 /**
  * The JVP graph of `g`: inputs [primals..., tangents of the inputs where mask is true],

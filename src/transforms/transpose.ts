@@ -4,11 +4,11 @@
  * walked backward with each primitive's transpose rule).
  */
 import { TransformError } from '../core/errors.js';
-import { type Atom, type Aval, type Eqn, type Graph, Lit, Var } from '../core/ir.js';
-import { Undefined, type Value } from '../core/primitive.js';
-import { bind, readAtom, tap, traceGraph } from '../core/trace.js';
+import { type Atom, type Eqn, type Graph, Lit, Var } from '../core/ir.js';
+import { ruleOf, Undefined, type Value } from '../core/primitive.js';
+import { bind, readAtom, retap } from '../core/trace.js';
 import { add } from '../ops/elementwise.js';
-import { jvpGraph, zerosLike } from './jvp.js';
+import { jvpGraph } from './jvp.js';
 import { zerosOf } from '../ops/shape.js';
 
 /** A graph split into its non-linear part (already evaluated) and its linear part (replayable). */
@@ -40,7 +40,7 @@ export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly
       e.outputs.forEach((v, i) => env.set(v, outs[i]!));
     }
   }
-  for (const t of g.taps) if (t.atoms.every((a) => !(a instanceof Var) || !isLin.has(a))) tap(t.label, t.atoms.map((a) => readAtom(env, a)));
+  for (const t of g.taps) if (t.atoms.every((a) => !(a instanceof Var) || !isLin.has(a))) retap(t, (a) => readAtom(env, a));
   const linInputs = g.inputs.filter((_, i) => linear[i]);
   const read = (a: Atom, lenv: Map<Var, Value | null>) => (a instanceof Lit ? a.value : isLin.has(a) ? lenv.get(a) ?? null : env.get(a)!);
 
@@ -75,7 +75,8 @@ export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly
       const e = linEqns[k]!;
       const outCts = e.outputs.map((v) => ctEnv.get(v) ?? null);
       if (outCts.every((c) => c === null)) continue;
-      if (!e.prim.transpose) {
+      const rule = ruleOf(e.prim, 'transpose');
+      if (!rule) {
         throw new TransformError(
           `reverse mode: ${e.prim.name} is applied to a tangent but has no transpose rule. ` +
             (e.prim.name === 'whileLoop'
@@ -84,7 +85,7 @@ export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly
         );
       }
       const ins = e.inputs.map((a) => (a instanceof Var && isLin.has(a) ? new Undefined(a.aval) : a instanceof Lit ? a.value : env.get(a)!));
-      const inCts = e.prim.transpose(outCts, ins, e.params as never);
+      const inCts = rule(outCts, ins, e.params);
       e.inputs.forEach((a, i) => {
         if (a instanceof Var && isLin.has(a)) addCt(a, inCts[i] ?? null);
       });
@@ -128,14 +129,3 @@ export function vjpInterpret(g: Graph, mask: readonly boolean[], primals: readon
   return [outs.slice(0, nOut) as Value[], grads];
 }
 
-/** The VJP graph: inputs [primals..., output cotangents...], outputs [outputs..., input cotangents (masked)...]. */
-export function vjpGraph(g: Graph, mask: readonly boolean[]): Graph {
-  const n = g.inputs.length;
-  const avals: Aval[] = [...g.inputs.map((v) => v.aval), ...g.outputs.map((a) => a.aval)];
-  return traceGraph((...xs) => {
-    const [outs, grads] = vjpInterpret(g, mask, xs.slice(0, n), xs.slice(n));
-    return [...outs, ...grads];
-  }, avals).graph;
-}
-
-export { zerosLike };

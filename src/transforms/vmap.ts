@@ -5,10 +5,11 @@
  */
 import { ShapeError } from '../core/errors.js';
 import { type Atom, type Aval, type Graph, type Params, Var } from '../core/ir.js';
-import type { Primitive, Value } from '../core/primitive.js';
+import { type Primitive, ruleOf, type Value } from '../core/primitive.js';
 import { leafCount, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
-import { avalOf, bind, readAtom, tap } from '../core/trace.js';
-import { batchFirst, batchSize } from '../ops/batching.js';
+import { avalOf, bind, readAtom, retap } from '../core/trace.js';
+import { batchFirst } from '../ops/shape.js';
+import { batchSize } from '../ops/util.js';
 import { broadcastTo, expandDims, moveAxis, reshape, sliceAxis, stack } from '../ops/shape.js';
 import { fmtShape, normAxis, shapeOf } from '../ops/util.js';
 import { autoJit, needsStaging } from './jit.js';
@@ -54,7 +55,7 @@ export function vmapInterpret(g: Graph, inputs: readonly Value[], dims: readonly
       outs = bind(e.prim, ins, e.params);
       odims = outs.map(() => null);
     } else {
-      const r = e.prim.batch?.(ins, ds, e.params as never) ?? null;
+      const r = ruleOf(e.prim, 'batch')?.(ins, ds, e.params) ?? null;
       if (r) [outs, odims] = r;
       else {
         outs = unrolled(e.prim, ins, ds, e.params);
@@ -67,7 +68,7 @@ export function vmapInterpret(g: Graph, inputs: readonly Value[], dims: readonly
       if (d !== null && d !== undefined) denv.set(v, d);
     });
   }
-  for (const t of g.taps) tap(t.label, t.atoms.map((a) => readAtom(env, a)));
+  for (const t of g.taps) retap(t, (a) => readAtom(env, a));
   return [g.outputs.map((a) => readAtom(env, a)), g.outputs.map(readD)];
 }
 
@@ -93,7 +94,7 @@ export function vmap<F extends (...args: any[]) => any>(f: F, opts: VmapOptions 
     if (inAxes.length !== args.length) {
       throw new ShapeError(`vmap: inAxes gives ${inAxes.length} axes for ${args.length} arguments; give one per positional argument`);
     }
-    const [leaves, def] = treeFlatten(args);
+    const [leaves] = treeFlatten(args);
     const leafDims: BatchDim[] = [];
     args.forEach((a, i) => {
       for (const l of treeFlatten(a)[0]) {

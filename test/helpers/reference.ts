@@ -5,11 +5,6 @@ import { Tensor } from '../../src/index.js';
 type Shape = readonly number[];
 
 export const sizeOf = (s: Shape): number => s.reduce((a, b) => a * b, 1);
-const stridesOf = (s: Shape): number[] => {
-  const st = new Array<number>(s.length).fill(1);
-  for (let i = s.length - 2; i >= 0; i--) st[i] = st[i + 1]! * s[i + 1]!;
-  return st;
-};
 export const unravel = (i: number, s: Shape): number[] => {
   const idx = new Array<number>(s.length);
   for (let k = s.length - 1; k >= 0; k--) {

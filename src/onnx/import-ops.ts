@@ -8,8 +8,8 @@ import { OnnxError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { Tensor, sizeOf } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
-import * as np from '../ops/np.js';
-import { type AttributeProto, type NodeProto, tensorFromProto, toNumber } from './model-info.js';
+import * as np from '../np.js';
+import { type AttributeProto, type NodeProto, tensorFromProto, toNumber } from './proto.js';
 
 export interface OpContext {
   readonly node: NodeProto;
@@ -140,7 +140,10 @@ function constant(c: OpContext): Value[] {
   const a = (c.node.attribute ?? [])[0] as AttributeProto | undefined;
   if (!a) throw new OnnxError(`${c.what}: ${c.label} has no value`);
   switch (a.name) {
-    case 'value': return [tensorFromProto(a.t as never, c.what)];
+    case 'value': {
+      if (!a.t) throw new OnnxError(`${c.what}: ${c.label} has an empty value`);
+      return [tensorFromProto(a.t, c.what)];
+    }
     case 'value_float': return [hostConst([a.f ?? 0], [], 'float32')];
     case 'value_floats': return [hostConst(a.floats ?? [], [a.floats?.length ?? 0], 'float32')];
     case 'value_int': return [hostConst([toNumber(a.i)], [], 'int64')];

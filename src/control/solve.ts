@@ -4,16 +4,17 @@
  * Its derivative rules are its own (never through the elimination): dX = A⁻¹ (dB − dA X), and
  * the transpose in B is Aᵀ⁻¹.
  */
-import { DTypeError, ShapeError } from '../core/errors.js';
+import { DTypeError, ShapeError, TransformError } from '../core/errors.js';
 import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { iota, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
-import { foriLoop } from './control.js';
-import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from './elementwise.js';
-import { matmul } from './linalg.js';
-import { argmax, sum } from './reduce.js';
-import { concat, expandDims, mT, reshape, sliceAxis, take, transpose } from './shape.js';
-import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from './util.js';
+import { foriLoop } from './loop.js';
+import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from '../ops/elementwise.js';
+import { matmul } from '../ops/linalg.js';
+import { argmax } from '../ops/reduce.js';
+import { concat, expandDims, mT, reshape, sliceAxis, sum, transpose } from '../ops/shape.js';
+import { take } from '../ops/indexing.js';
+import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from '../ops/util.js';
 
 /**
  * Gauss–Jordan in one Loop over the pivot index, batch last ([n, n+k, batch]) so that the row and
@@ -85,11 +86,7 @@ function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   const k = shapeOf(b)[shapeOf(b).length - 1]!;
   const batch = sa.slice(0, -2);
   const nb = batch.reduce((x, y) => x * y, 1);
-  const dt = dtypeOf(a);
   const aug0 = concat([reshape(a, [nb, n, n]), reshape(b, [nb, n, k])], 2);
-  const rowsIdx = iota(n);
-  const colsIdx = iota(n + k);
-  // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
   // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
   const out = n <= UNROLL_MAX ? eliminateUnrolled(aug0, n, nb, pivoting) : eliminateLoop(aug0, n, pivoting);
   return reshape(sliceAxis(out, 2, n, n + k), [...batch, n, k]);
@@ -115,7 +112,7 @@ export const solveP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolea
     return [[x], [rhs && bind1(solveP, [a!, rhs], p)]];
   },
   transpose: ([ct], [a, b], p) => {
-    if (a instanceof Undefined) throw new DTypeError('solve: not linear in A');
+    if (a instanceof Undefined) throw new TransformError('solve: not linear in A');
     if (!ct || !(b instanceof Undefined)) return [null, null];
     return [null, bind1(solveP, [mT(a), ct], p)];
   },

@@ -8,7 +8,7 @@ import { OnnxError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
-import { decodeModel, defaultOpset, describeModel, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './model-info.js';
+import { decodeModel, defaultOpset, describeModel, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './proto.js';
 import { importedOps, type OpContext } from './import-ops.js';
 
 export interface ImportedModel {
@@ -34,7 +34,7 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
   checkSupported(model, what);
   const { inputs, outputs } = describeModel(model, what);
   const initializers: Record<string, Tensor> = {};
-  for (const t of graph.initializer ?? []) initializers[t.name ?? ''] = tensorFromProto(t as never, what);
+  for (const t of graph.initializer ?? []) initializers[t.name ?? ''] = tensorFromProto(t, what);
   const params = Object.fromEntries(Object.entries(initializers).filter(([, t]) => isFloat(t.dtype)));
   const nodes = (graph.node ?? []) as NodeProto[];
 

@@ -12,7 +12,8 @@ const { onnx } = onnxProto;
 export type ModelProto = InstanceType<typeof onnx.ModelProto>;
 export type GraphProto = InstanceType<typeof onnx.GraphProto>;
 export type NodeProto = InstanceType<typeof onnx.NodeProto>;
-export type TensorProto = InstanceType<typeof onnx.TensorProto>;
+/** A TensorProto as decoded (classes) or as a plain object. */
+export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 
 /** A graph input or output: a null dimension is symbolic (any size). */
@@ -97,7 +98,7 @@ export function tensorFromProto(t: TensorProto, what: string): Tensor {
     return out;
   }
   const field: unknown[] =
-    dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data;
+    (dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data) ?? [];
   if ((field?.length ?? 0) !== size) {
     throw new OnnxError(`${what}: tensor ${t.name} has ${field?.length ?? 0} values, shape [${shape}] needs ${size}`);
   }

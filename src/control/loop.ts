@@ -11,8 +11,9 @@ import { definePrimitive, type Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { bind, evalGraph, Tracer, traceGraph, avalOf } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
-import { jvpGraph, zerosLike } from '../transforms/jvp.js';
-import { add, less } from './elementwise.js';
+import { jvpGraph } from '../transforms/jvp.js';
+import { zerosLike } from '../ops/shape.js';
+import { add, less } from '../ops/elementwise.js';
 
 interface WhileParams {
   cond: Graph;
@@ -27,6 +28,7 @@ interface WhileParams {
 export const whileLoopP = definePrimitive<WhileParams>({
   name: 'whileLoop',
   subgraphs: (p) => [p.cond, p.body],
+  withSubgraphs: (p, [cond, body]) => ({ ...p, cond: cond!, body: body! }),
   shape: (ins, p) => {
     const state = ins.slice(0, p.nState);
     const outs = p.body.outputs.map((a) => a.aval);

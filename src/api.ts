@@ -1,0 +1,34 @@
+/**
+ * The public API shared by the Node entry (index.ts) and the browser entry (browser.ts): what the
+ * README documents. Extension points (defining primitives and solvers) are in extend.ts.
+ */
+export * as np from './np.js';
+export { Tensor, tensor, zeros, ones, full, scalar, allFinite, type Shape } from './core/tensor.js';
+export type { DType } from './core/dtype.js';
+export { Rng } from './core/random.js';
+export { DeqError, ShapeError, DTypeError, TransformError, TraceError, OnnxError, NonFiniteError, InputError } from './core/errors.js';
+export { treeFlatten, treeUnflatten, treeMap, treeLeaves, type TreeDef } from './core/pytree.js';
+export type { Value } from './core/primitive.js';
+export { graphToString, type Graph } from './core/ir.js';
+
+export { jit, type JitOptions, type Jitted, type Compiled, type TapValues } from './transforms/jit.js';
+export { grad, valueAndGrad, jvp, vjp, type GradOptions } from './transforms/grad.js';
+export { vmap, type VmapOptions, type BatchDim } from './transforms/vmap.js';
+export { customVjp, type CustomVjpRule } from './transforms/customVjp.js';
+export { customJvp } from './transforms/customJvp.js';
+
+export {
+  fixedPoint, customRoot, fixedPointHost, forwardIteration, anderson, broyden, newton, newtonKrylov, gmres,
+  solveOutcome, readStats, solverNames, SOLVE_DEFAULTS,
+  type FixedPointResult, type FixedPointOptions, type SolveOptions, type SolveStats, type SolveReport, type SolveOutcome,
+  type SolveFailure, type SolverName, type BackwardMode, type StopOn, type AndersonOptions, type BroydenOptions,
+  type NewtonKrylovOptions, type HostSolveOptions, type HostSolveResult, type ConcreteStats,
+} from './solvers/index.js';
+
+export { setRuntimeDefaults, type RuntimeOptions, type RuntimeName } from './backend/runtime.js';
+export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
+export { loadOnnx, type LoadedModel } from './onnx/load.js';
+export { importOnnx, type ImportedModel } from './onnx/import.js';
+export type { TensorInfo } from './onnx/proto.js';
+
+export * as nn from './nn/index.js';
