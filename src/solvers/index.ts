@@ -8,3 +8,4 @@ export { solveCompiled, solveUnrolled, driverInit, driverStep, driverContinue, d
 export type { Solver, SolveOptions, SolveStats, BatchMap } from './types.js';
 export { fixedPointHost, type HostSolveOptions, type HostSolveResult } from './host.js';
 export { solveOutcome, type SolveOutcome, type SolveReport, type SolveFailure } from './outcome.js';
+export { jacobianPenalty, jacobianNoise, type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution } from './jacobianPenalty.js';
