@@ -98,7 +98,10 @@ describe('weightNorm', () => {
   it('selects by predicate, and axis picks the unit axis', () => {
     const gains = initWeightNorm(params, { select: (path) => path.endsWith('.W') });
     expect(Object.keys(gains).sort()).toEqual(['cell.conv.W', 'enc.W']);
-    expect(initWeightNorm(params, { select: ['enc.W'], axis: 0 })['enc.W']!.shape).toEqual([5, 1]);
+    const rows = initWeightNorm(params, { select: ['enc.W'], axis: 0 })['enc.W']!;
+    expect(rows.shape).toEqual([5, 1]);
+    const w = params.enc.W.toArray();
+    expect(rows.toArray()[4]).toBeCloseTo(norm(w.slice(12, 15)), 12);
   });
 
   it('gradients with respect to v and g match central differences (linear and conv weights)', async () => {
