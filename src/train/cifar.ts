@@ -78,7 +78,7 @@ export function loadCifarFolder(dir: string): E.Either<InputError, DataSplit> {
   const folder = cifarFolder(dir) ?? dir;
   const missing = [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE].filter((f) => !existsSync(join(folder, f)));
   if (missing.length) return E.left(new InputError(`${folder}: no ${missing.join(', ')}; CIFAR-10 needs all six batch files: ${GET_IT}`));
-  // all six sizes are checked before the training set (600 MB as float32) is allocated
+  // all six sizes are checked before the training set (614 MB as float32) is allocated
   for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
     const problem = sizeProblem(join(folder, f), statSync(join(folder, f)).size);
     if (problem) return E.left(new InputError(problem));
