@@ -19,10 +19,11 @@ export { customJvp } from './transforms/customJvp.js';
 
 export {
   fixedPoint, customRoot, fixedPointHost, forwardIteration, anderson, broyden, newton, newtonKrylov, gmres,
-  solveOutcome, readStats, solverNames, SOLVE_DEFAULTS,
+  solveOutcome, readStats, solverNames, SOLVE_DEFAULTS, jacobianPenalty, jacobianNoise,
   type FixedPointResult, type FixedPointOptions, type SolveOptions, type SolveStats, type SolveReport, type SolveOutcome,
   type SolveFailure, type SolverName, type BackwardMode, type StopOn, type AndersonOptions, type BroydenOptions,
   type NewtonKrylovOptions, type HostSolveOptions, type HostSolveResult, type ConcreteStats,
+  type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution,
 } from './solvers/index.js';
 
 export { setRuntimeDefaults, type RuntimeOptions, type RuntimeName } from './backend/runtime.js';

@@ -4,3 +4,4 @@ export * from './layers.js';
 export * from './cells.js';
 export * from './deq.js';
 export * from './models.js';
+export * from './paramNorm.js';

@@ -11,3 +11,4 @@ export {
 } from './types.js';
 export { fixedPointHost, type HostSolveOptions, type HostSolveResult } from './host.js';
 export { solveOutcome, readStats, type SolveOutcome, type SolveFailure, type ConcreteStats } from './outcome.js';
+export { jacobianPenalty, jacobianNoise, type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution } from './jacobianPenalty.js';

@@ -11,6 +11,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
+import { cifarFolder, loadCifarFolder } from './cifar.js';
 
 export interface Dataset {
   /** float32 [N, C, H, W] in [0, 1] */
@@ -149,10 +150,11 @@ export function loadIdxFolder(dir: string): E.Either<InputError, DataSplit> {
   return E.right({ train: train.right, test: test.right, source: dir });
 }
 
-/** `mnist` (the bundled digits) or a folder of idx files. */
+/** `mnist` (the bundled digits), a CIFAR-10 binary folder (it holds data_batch_1.bin), or a folder of idx files. */
 export function loadData(spec: string): E.Either<InputError, DataSplit> {
   if (spec === 'mnist' || spec === 'bundled') return E.tryCatch(() => loadBundledDigits(), (e) => (e instanceof InputError ? e : new InputError(String(e))));
   if (!existsSync(spec)) return E.left(new InputError(`--data ${spec}: no such folder; use --data mnist for the bundled digits or a folder with MNIST idx files`));
+  if (cifarFolder(spec)) return loadCifarFolder(spec);
   return loadIdxFolder(spec);
 }
 

@@ -5,3 +5,4 @@ export * from './losses.js';
 export * from './checkpoint.js';
 export * from './step.js';
 export * from './run.js';
+export * from './cifar.js';
