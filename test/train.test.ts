@@ -85,6 +85,26 @@ describe('a training step', () => {
     expect(r.params).toBe(params);
   });
 
+  it('skips a step whose Adam moments overflow float32 (a gradient of 1e21), so no weight is frozen', async () => {
+    const opt = adam();
+    const { params, state } = healthy.init(new Rng(0));
+    const optState = opt.init(params);
+    const trainer = makeTrainer(healthy, opt);
+    // inputs of 1e21 give gradients near 1e21 whose square, 1e42, is Inf in float32
+    const huge = new Tensor('float32', [5, 1, 2, 2], new Float32Array(20).fill(1e21));
+    const r = await trainer.step(params, state, optState, huge, y, 1e-3);
+    expect(Number.isFinite(r.report.loss)).toBe(true);
+    expect(r.report.skipped).toBe('non-finite optimizer state');
+    expect(r.params).toBe(params);
+    expect(r.optState).toBe(optState);
+    // the next ordinary step still moves every weight
+    const next = await trainer.step(r.params, r.state, r.optState, x, y, 1e-3);
+    expect(next.report.skipped).toBeNull();
+    const before = (params as { lin: { W: Tensor } }).lin.W.toArray();
+    const after = (next.params as { lin: { W: Tensor } }).lin.W.toArray();
+    expect(after.every((w, i) => w !== before[i])).toBe(true);
+  });
+
   it('applies the update when everything is finite, and the loss falls', async () => {
     const opt = sgd();
     let { params, state } = healthy.init(new Rng(0));
