@@ -5,3 +5,5 @@ export * from './losses.js';
 export * from './checkpoint.js';
 export * from './step.js';
 export * from './run.js';
+export * from './errors.js';
+export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';
