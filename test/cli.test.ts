@@ -60,7 +60,7 @@ describe('bad input', () => {
     expect(await oneLine(['trian'])).toMatch(/did you mean 'deq train'/);
   });
   it('a data folder that does not exist says how to fix it', async () => {
-    expect(await oneLine(['train', '--data', '/no/such/dir'])).toMatch(/--data mnist/);
+    expect(await oneLine(['train', '--data', '/no/such/dir'])).toBe('deq train: data folder /no/such/dir does not exist; use mnist for the bundled digits, a CIFAR-10 binary folder or a folder with MNIST idx files (--data)');
   });
 });
 
@@ -116,8 +116,8 @@ describe('deq export', () => {
 describe('deq train flag values', () => {
   it('rejects bad numbers in one line before loading anything', async () => {
     for (const [argv, msg] of [
-      [['train', '--epochs', '-3'], /^deq train: --epochs must be a positive integer, got -3$/],
-      [['train', '--augment', '-1'], /^deq train: --augment must be 0 or a positive integer, got -1$/],
+      [['train', '--epochs', '-3'], /^deq train: --epochs must be a whole number from 1 to 10000, got -3$/],
+      [['train', '--augment', '-1'], /^deq train: --augment must be a whole number from 0 to 8, got -1$/],
     ] as const) {
       const io = capture();
       expect(await runCli([...argv], io)).not.toBe(0);
