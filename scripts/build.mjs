@@ -16,7 +16,7 @@ import * as esbuild from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const at = (p) => join(root, p);
-const nodeExternals = ['onnxruntime-node', 'onnxruntime-web', 'onnx-proto', 'fp-ts', 'ndarray', 'mnist'];
+const nodeExternals = ['onnxruntime-node', 'onnxruntime-web', 'onnx-proto', 'fp-ts', 'ndarray', 'mnist', '@resvg/resvg-js', 'dejavu-fonts-ttf'];
 
 const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'warning', absWorkingDir: root };
 

@@ -5,18 +5,9 @@ import { gzipSync } from 'node:zlib';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/index.js';
+import { idxBytes } from './helpers/tiny-data.js';
 import { batches, datasetFromIdx, loadBundledDigits, loadData, loadIdxFolder, parseIdx, type IdxArray } from '../src/train/data.js';
 
-/** An idx file: big-endian header (0, 0, type 0x08 = ubyte, rank, dims) then the bytes. */
-function idxBytes(dims: number[], values: number[]): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + values.length);
-  const v = new DataView(out.buffer);
-  out[2] = 0x08;
-  out[3] = dims.length;
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  out.set(values, 4 + 4 * dims.length);
-  return out;
-}
 
 const right = <A>(e: E.Either<Error, A>): A => {
   if (E.isLeft(e)) throw e.left;
@@ -57,6 +48,26 @@ describe('idx reader', () => {
     expect(E.isLeft(mismatch) && mismatch.left.message).toMatch(/3 images but 2 labels/);
   });
 
+  it('checks the header against the bytes present, in either direction, before allocating', () => {
+    const long = new Uint8Array(images.length + 5);
+    long.set(images);
+    const extra = parseIdx(long, 'x.idx');
+    expect(E.isLeft(extra) && extra.left.message).toMatch(/x\.idx: longer than its header says: dims \[3,2,2\] take 28 bytes, the file has 33/);
+    // dims of 2^32 - 1 claim exabytes: refused from the header, nothing reserved
+    const huge = parseIdx(idxBytes([0xffffffff, 0xffffffff, 0xffffffff], [1, 2, 3]), 'huge');
+    expect(E.isLeft(huge) && huge.left.message).toMatch(/huge: truncated: dims \[4294967295,4294967295,4294967295\]/);
+    const bomb = parseIdx(new Uint8Array(gzipSync(new Uint8Array(100_000))), 'bomb.gz', 10_000);
+    expect(E.isLeft(bomb) && bomb.left.message).toMatch(/bomb\.gz: unpacks to more than the 10000-byte maximum/);
+  });
+
+  it('refuses labels outside 0..9 and element types other than bytes', () => {
+    const bad = datasetFromIdx(right(parseIdx(images)), right(parseIdx(idxBytes([3], [7, 12, 9]))), 'lab');
+    expect(E.isLeft(bad) && bad.left.message).toBe('lab: label 12 at index 1 is outside 0..9; the models classify 10 digits or classes');
+    const ints: IdxArray = { dims: [3], data: Int32Array.from([1, 2, 3]) };
+    const typed = datasetFromIdx(right(parseIdx(images)), ints, 'typ');
+    expect(E.isLeft(typed) && typed.left.message).toMatch(/unsigned bytes \(idx type 0x08\)/);
+  });
+
   it('loads a folder with the standard file names, gzipped or not', () => {
     const dir = mkdtempSync(join(tmpdir(), 'idx-'));
     writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(images));
@@ -69,7 +80,28 @@ describe('idx reader', () => {
     const missing = loadIdxFolder(tmpdir() + '/no-such-dir-for-idx');
     expect(E.isLeft(missing) && missing.left.message).toMatch(/train-images-idx3-ubyte/);
     const bad = loadData('/no/such/folder');
-    expect(E.isLeft(bad) && bad.left.message).toMatch(/--data mnist/);
+    expect(E.isLeft(bad) && bad.left.message).toMatch(/data folder \/no\/such\/folder does not exist; use mnist/);
+  });
+});
+
+describe('deq train on damaged idx files', () => {
+  it('says what is wrong with which file in one line, exit 2, before training', async () => {
+    const { runCli } = await import('../src/cli/cli.js');
+    const { writeIdxFolder } = await import('./helpers/tiny-data.js');
+    const run = async (damage: (dir: string) => void) => {
+      const dir = writeIdxFolder(mkdtempSync(join(tmpdir(), 'idx-bad-')));
+      damage(dir);
+      const out: string[] = [], err: string[] = [];
+      const code = await runCli(['train', '--data', dir, '--out', mkdtempSync(join(tmpdir(), 'idx-out-'))], { out: (l) => out.push(l), err: (l) => err.push(l), status: () => {}, isTTY: false });
+      expect(code).toBe(2);
+      expect(err).toHaveLength(1);
+      expect(out).toEqual([]);
+      return err[0]!;
+    };
+    expect(await run((d) => writeFileSync(join(d, 't10k-labels-idx1-ubyte'), idxBytes([32], Array.from({ length: 32 }, (_, i) => (i === 3 ? 10 : 1))))))
+      .toMatch(/^deq train: .*t10k-labels-idx1-ubyte: label 10 at index 3 is outside 0\.\.9/);
+    expect(await run((d) => writeFileSync(join(d, 'train-labels-idx1-ubyte'), idxBytes([70], Array(64).fill(1)))))
+      .toMatch(/train-labels-idx1-ubyte: truncated: dims \[70\] take 78 bytes, the file has 72/);
   });
 });
 

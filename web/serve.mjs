@@ -25,12 +25,19 @@ const types = {
   '.onnx': 'application/octet-stream',
 };
 
-/** Map a URL path to a file under one of the mounts; null when outside them. */
+/** Map a URL path to a file under one of the mounts; null when outside them, undefined when malformed. */
 function resolvePath(urlPath) {
   if (urlPath === '/' || urlPath === '/index.html') return join(root, 'web', 'index.html');
   for (const [prefix, dir] of Object.entries(mounts)) {
     if (!urlPath.startsWith(prefix)) continue;
-    const file = normalize(join(dir, decodeURIComponent(urlPath.slice(prefix.length))));
+    let rest;
+    try {
+      rest = decodeURIComponent(urlPath.slice(prefix.length));
+    } catch {
+      return undefined; // a broken %-escape such as %E0%A4%A
+    }
+    if (rest.includes('\0')) return undefined;
+    const file = normalize(join(dir, rest));
     return file.startsWith(dir + sep) ? file : null;
   }
   return null;
@@ -39,7 +46,16 @@ function resolvePath(urlPath) {
 /** Start serving on 127.0.0.1; resolves to { url, close }. Port 0 picks a free port. */
 export function startServer(port = 0) {
   const server = createServer((req, res) => {
-    const file = resolvePath(new URL(req.url ?? '/', 'http://x').pathname);
+    let file;
+    try {
+      file = resolvePath(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      file = undefined;
+    }
+    if (file === undefined) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad request: malformed URL');
+      return;
+    }
     let size = -1;
     try {
       if (file) size = statSync(file).isFile() ? statSync(file).size : -1;
@@ -57,7 +73,8 @@ export function startServer(port = 0) {
       return;
     }
     res.writeHead(200, { ...headers, 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Content-Length': size });
-    createReadStream(file).pipe(res);
+    // a file removed between stat and read ends this response, not the server
+    createReadStream(file).on('error', () => res.destroy()).pipe(res);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

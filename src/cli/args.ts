@@ -1,21 +1,32 @@
 /**
- * A small flag parser driven by a spec, so that help text and validation come from one place and a
- * bad flag gets one line naming the fix.
+ * Flags from one spec per command: Node's util.parseArgs splits the command line, and the spec
+ * gives each flag its kind, range and help, so that help text, parsing and validation agree and a
+ * bad flag gets one line naming the fix before anything is loaded.
  */
+import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 
-export interface FlagSpec {
+interface FlagBase {
   name: string;
-  kind: 'string' | 'int' | 'number' | 'bool';
   help: string;
-  /** Allowed values (for strings). */
-  choices?: readonly string[];
   /** Shown in help; the value used when the flag is absent is decided by the command. */
   default?: string;
   /** Placeholder in help, e.g. N, X, DIR. */
   value?: string;
 }
+
+export type FlagSpec =
+  | (FlagBase & { kind: 'bool' })
+  | (FlagBase & { kind: 'string'; /** Allowed values; any non-empty text without them. */ choices?: readonly string[] })
+  | (FlagBase & {
+    kind: 'int' | 'number';
+    /** Inclusive bounds: every numeric flag has a documented range. */
+    min: number;
+    max: number;
+    /** The lower bound itself is not allowed (a tolerance must be above 0). */
+    minExclusive?: boolean;
+  });
 
 export interface CommandSpec {
   name: string;
@@ -51,69 +62,84 @@ export function suggest(name: string, known: readonly string[]): string | undefi
   return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
 }
 
-export function parseFlags(spec: CommandSpec, argv: readonly string[]): E.Either<InputError, Parsed> {
-  const flags = [...spec.flags, HELP_FLAG];
-  const byName = new Map(flags.map((f) => [f.name, f]));
-  const out: Parsed = {};
-  const fail = (msg: string) => E.left(new InputError(`deq ${spec.name}: ${msg}`));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h') { out.help = true; continue; }
-    if (!arg.startsWith('--')) {
-      return fail(`unexpected argument '${arg}'; flags take the form --name value (see deq ${spec.name} --help)`);
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const f = byName.get(name);
-    if (!f) {
-      const s = suggest(name, flags.map((x) => x.name));
-      return fail(`unknown flag --${name}${s ? `; did you mean --${s}?` : ''} (see deq ${spec.name} --help)`);
-    }
-    if (f.kind === 'bool') {
-      if (eq >= 0) {
-        const v = arg.slice(eq + 1);
-        if (v !== 'true' && v !== 'false') return fail(`--${name} is a switch: write --${name} or --${name}=false`);
-        out[name] = v === 'true';
-      } else out[name] = true;
-      continue;
-    }
-    let raw: string | undefined;
-    if (eq >= 0) raw = arg.slice(eq + 1);
-    else {
-      raw = argv[i + 1];
-      if (raw === undefined || (raw.startsWith('--') && raw.length > 2)) {
-        return fail(`--${name} needs a value, e.g. --${name} ${example(f)}`);
-      }
-      i++;
-    }
-    const v = convert(f, raw);
-    if (E.isLeft(v)) return fail(v.left);
-    out[name] = v.right;
-  }
-  return E.right(out);
+/** The range of a numeric flag in words, e.g. "1 to 10000" or "above 0, at most 1". */
+export function rangeText(f: FlagSpec): string | undefined {
+  if (f.kind !== 'int' && f.kind !== 'number') return undefined;
+  return f.minExclusive ? `above ${f.min}, at most ${f.max}` : `${f.min} to ${f.max}`;
 }
 
-const example = (f: FlagSpec): string => f.choices?.[0] ?? f.default ?? (f.kind === 'int' ? '10' : f.kind === 'number' ? '0.001' : 'value');
+const example = (f: FlagSpec): string =>
+  (f.kind === 'string' ? f.choices?.[0] : undefined) ?? f.default ?? (f.kind === 'int' ? String(Math.max(f.min, 1)) : f.kind === 'number' ? String(f.max) : 'value');
+
+// Plain decimal notation only: no hex, no padding, no Infinity; exponents only for real numbers.
+const INT = /^[+-]?\d+$/;
+const REAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function convert(f: FlagSpec, raw: string): E.Either<string, string | number> {
+  if (f.kind === 'bool') return E.left(`--${f.name} is a switch: write --${f.name} or --${f.name}=false`);
   if (f.kind === 'string') {
+    if (raw === '') return E.left(`--${f.name} needs a non-empty value, e.g. --${f.name} ${example(f)}`);
     if (f.choices && !f.choices.includes(raw)) {
       const s = suggest(raw, f.choices);
       return E.left(`--${f.name} must be one of ${f.choices.join(', ')}; got '${raw}'${s ? ` (did you mean ${s}?)` : ''}`);
     }
     return E.right(raw);
   }
+  if (f.kind === 'int' && !INT.test(raw)) return E.left(`--${f.name} takes a whole number, got '${raw}'; e.g. --${f.name} ${example(f)}`);
+  if (!REAL.test(raw)) return E.left(`--${f.name} takes a number, got '${raw}'; e.g. --${f.name} ${example(f)}`);
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n)) return E.left(`--${f.name} takes a number, got '${raw}'; e.g. --${f.name} ${example(f)}`);
-  if (f.kind === 'int' && !Number.isInteger(n)) return E.left(`--${f.name} takes a whole number, got '${raw}'; e.g. --${f.name} ${example(f)}`);
+  const tooLow = f.minExclusive ? !(n > f.min) : !(n >= f.min);
+  if (!Number.isFinite(n) || tooLow || n > f.max) return E.left(`--${f.name} must be ${f.kind === 'int' ? 'a whole number ' : ''}${f.minExclusive ? rangeText(f) : `from ${rangeText(f)}`}, got ${raw}`);
   return E.right(n);
 }
 
-/** Help text generated from the spec. */
+export function parseFlags(spec: CommandSpec, argv: readonly string[]): E.Either<InputError, Parsed> {
+  const flags = [...spec.flags, HELP_FLAG];
+  const byName = new Map(flags.map((f) => [f.name, f]));
+  const fail = (msg: string) => E.left(new InputError(`deq ${spec.name}: ${msg}`));
+  const see = `(see deq ${spec.name} --help)`;
+  // strict off: unknown flags, stray words and values that start with '-' (e.g. --clip-norm -1)
+  // come back as tokens, so that each gets this command's own message instead of a generic one
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(flags.map((f) => [f.name, { type: f.kind === 'bool' ? 'boolean' as const : 'string' as const, ...(f.name === 'help' ? { short: 'h' } : {}) }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const out: Parsed = {};
+  for (const t of tokens) {
+    if (t.kind === 'positional') return fail(`unexpected argument '${t.value}'; flags take the form --name value ${see}`);
+    if (t.kind === 'option-terminator') return fail(`unexpected argument '--'; flags take the form --name value ${see}`);
+    const f = byName.get(t.name);
+    if (!f || (!t.rawName.startsWith('--') && f !== HELP_FLAG)) {
+      const s = t.rawName.startsWith('--') ? suggest(t.name, flags.map((x) => x.name)) : undefined;
+      return fail(`unknown flag ${t.rawName}${s ? `; did you mean --${s}?` : ''} ${see}`);
+    }
+    if (f.kind === 'bool') {
+      if (t.value === undefined) out[f.name] = true;
+      else if (t.value === 'true' || t.value === 'false') out[f.name] = t.value === 'true';
+      else return fail(`--${f.name} is a switch: write --${f.name} or --${f.name}=false`);
+      continue;
+    }
+    // "--epochs --lr 1": the next flag is not a value
+    if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--') && t.value.length > 2)) {
+      return fail(`--${f.name} needs a value, e.g. --${f.name} ${example(f)}`);
+    }
+    const v = convert(f, t.value);
+    if (E.isLeft(v)) return fail(v.left);
+    out[f.name] = v.right;
+  }
+  return E.right(out);
+}
+
+/** Help text generated from the spec, each numeric flag with its range. */
 export function helpText(spec: CommandSpec): string {
   const rows = [...spec.flags, HELP_FLAG].map((f) => {
-    const lhs = `--${f.name}${f.kind === 'bool' ? '' : ` ${f.choices ? f.choices.join('|') : f.value ?? (f.kind === 'string' ? 'S' : 'N')}`}`;
-    const rhs = `${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ''}`;
+    const placeholder = f.kind === 'string' && f.choices ? f.choices.join('|') : f.value ?? (f.kind === 'string' ? 'S' : 'N');
+    const lhs = `--${f.name}${f.kind === 'bool' ? '' : ` ${placeholder}`}`;
+    const range = rangeText(f);
+    const rhs = `${f.help}${range ? ` [${range}]` : ''}${f.default !== undefined ? ` (default: ${f.default})` : ''}`;
     return [lhs, rhs] as const;
   });
   const w = Math.min(Math.max(...rows.map(([l]) => l.length)) + 2, 40);

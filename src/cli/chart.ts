@@ -1,6 +1,6 @@
 /**
- * A semilog-y line chart (the tutorial's residual plot) as a list of drawing primitives, rendered
- * by svg.ts and png.ts so both files show the same picture.
+ * A semilog-y line chart (the tutorial's residual plot) as a list of drawing primitives, written as
+ * SVG by svg.ts (and rendered to PNG from that SVG by render.ts).
  */
 export interface Series { name: string; values: readonly number[]; color: string }
 

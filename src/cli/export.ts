@@ -9,6 +9,8 @@ import { initResNetCell, initTanhCell, resNetCell, tanhCell } from '../nn/cells.
 import { jvp, vjp } from '../transforms/grad.js';
 import type { CommandSpec, Parsed } from './args.js';
 import type { CliIo } from './io.js';
+import { ensureWritableDir } from '../util/outdir.js';
+import * as E from 'fp-ts/lib/Either.js';
 
 export const exportSpec: CommandSpec = {
   name: 'export',
@@ -16,7 +18,7 @@ export const exportSpec: CommandSpec = {
   usage: 'deq export [--out DIR] [options]',
   flags: [
     { name: 'out', kind: 'string', value: 'DIR', default: 'onnx-models', help: 'output folder' },
-    { name: 'batch', kind: 'int', value: 'N', default: '1', help: 'batch size baked into the graphs' },
+    { name: 'batch', kind: 'int', min: 1, max: 512, value: 'N', default: '1', help: 'batch size baked into the graphs' },
     { name: 'dtype', kind: 'string', choices: ['float32', 'float64'], default: 'float32', help: 'element type' },
   ],
   examples: ['deq export --out onnx-models', 'deq export --batch 10 --dtype float64'],
@@ -50,7 +52,8 @@ export async function exportCommand(f: Parsed, io: CliIo): Promise<number> {
   const out = (f.out as string | undefined) ?? 'onnx-models';
   const batch = (f.batch as number | undefined) ?? 1;
   const dtype = ((f.dtype as string | undefined) ?? 'float32') as DType;
-  if (batch < 1) { io.err('deq export: --batch must be at least 1'); return 2; }
+  const dir = ensureWritableDir(out);
+  if (E.isLeft(dir)) { io.err(`deq export: ${dir.left.message} (--out)`); return 2; }
   const entries: (ManifestEntry & { graph: string; cell: string; description: string })[] = [];
   for (const c of cells(batch, dtype)) {
     const { z, params } = c;

@@ -7,13 +7,18 @@ import type { Tensor } from '../core/tensor.js';
 import { deqPresets, makeModel, modelNames, type ModelName } from '../nn/models.js';
 import type { FixedPointOptions, SolverName } from '../solvers/index.js';
 import { writeAtomic } from '../util/fs.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
+import { CheckpointError } from '../train/errors.js';
+import { readRunMeta } from '../train/rundir.js';
+import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadData, take } from '../train/data.js';
 import { CHECKPOINT_FILE, type TrainConfig } from '../train/run.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { PALETTE, semilogChart } from './chart.js';
 import type { CliIo } from './io.js';
-import { encodePng, rasterise } from './png.js';
+import { flagError } from './errors.js';
+import { svgToPng } from './render.js';
+import { MAX_ITER_LIMIT } from './train.js';
 import { residualTraces } from './residuals.js';
 import { chartToSvg } from './svg.js';
 
@@ -25,26 +30,33 @@ export const plotSpec: CommandSpec = {
     { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train); the plots are written there` },
     { name: 'model', kind: 'string', choices: modelNames, help: 'model to plot when --out holds no checkpoint (an untrained model; default mlp)' },
     { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: the one the checkpoint was trained with)' },
-    { name: 'tol', kind: 'number', value: 'X', default: '1e-6', help: 'relative residual at which each solve stops' },
-    { name: 'max-iter', kind: 'int', value: 'N', default: '60', help: 'iteration limit of each solve' },
-    { name: 'batch', kind: 'int', value: 'N', default: '100', help: 'test images solved together' },
-    { name: 'seed', kind: 'int', value: 'N', default: '0', help: 'seed of the random backward cotangent' },
+    { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', default: '1e-6', help: 'relative residual at which each solve stops' },
+    { name: 'max-iter', kind: 'int', min: 1, max: MAX_ITER_LIMIT, value: 'N', default: '60', help: 'iteration limit of each solve' },
+    { name: 'batch', kind: 'int', min: 1, max: 1000, value: 'N', default: '100', help: 'test images solved together' },
+    { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, value: 'N', default: '0', help: 'seed of the random backward cotangent' },
   ],
   examples: ['deq plot --out deq-run', 'deq plot --out fresh --model mlp --solver forward'],
 };
 
+const OUTPUTS = ['residuals.svg', 'residuals.png', 'residuals.json'];
+
 export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const out = (f.out as string | undefined) ?? 'deq-run';
+  const dir = ensureWritableDir(out);
+  if (E.isLeft(dir)) { io.err(`deq plot: ${dir.left.message} (--out)`); return 2; }
+  removeStaleTemps(out, OUTPUTS);
   const ckPath = join(out, CHECKPOINT_FILE);
   let config: Partial<TrainConfig> = {};
   let trees: { params?: unknown; state?: unknown } = {};
   let source = 'untrained';
   if (existsSync(ckPath)) {
     const ck = loadCheckpoint(ckPath);
-    if (E.isLeft(ck)) { io.err(`deq plot: ${ck.left.message}`); return 2; }
-    config = ck.right.meta.config as TrainConfig;
+    if (E.isLeft(ck)) { io.err(`deq plot: ${flagError(ck.left)}`); return 2; }
+    const meta = readRunMeta(ck.right.meta);
+    if (typeof meta === 'string') { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, meta))}`); return 2; }
+    config = meta.config;
     trees = ck.right.trees as typeof trees;
-    source = `trained, ${(ck.right.meta.history as unknown[]).length} epochs`;
+    source = `trained, ${meta.history.length} epochs`;
     if (f.model !== undefined && f.model !== config.model) {
       io.err(`deq plot: ${ckPath} holds a ${config.model} model; drop --model or use another --out`);
       return 2;
@@ -59,8 +71,13 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const x = take(data.right.test, batch).images;
   const [, c, h] = x.shape as [number, number, number, number];
   const trainedDeq = config.deq === false ? {} : config.deq ?? {};
+  if (!modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
   const model = makeModel(modelName, trainedDeq, { channels: c, size: h });
   const init = model.init(new Rng(config.seed ?? 0));
+  for (const key of ['params', 'state'] as const) {
+    const why = key in trees ? treeMismatch(trees[key], init[key], key) : null;
+    if (why) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, why))}`); return 2; }
+  }
   const params = trees.params ?? init.params;
   const state = trees.state ?? init.state;
   const deq: FixedPointOptions = {
@@ -78,7 +95,7 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
     { title: `${modelName} (${source}) · ${deq.solver} · batch ${batch}`, xLabel: 'Iteration', yLabel: 'Relative residual' },
   );
   await writeAtomic(join(out, 'residuals.svg'), chartToSvg(chart));
-  await writeAtomic(join(out, 'residuals.png'), encodePng(rasterise(chart)));
+  await writeAtomic(join(out, 'residuals.png'), svgToPng(chartToSvg(chart)));
   await writeAtomic(join(out, 'residuals.json'), `${JSON.stringify({ model: modelName, solver: deq.solver, tol: deq.tol, ...traces }, null, 2)}\n`);
   const last = (v: number[]) => (v.length ? v[v.length - 1]!.toExponential(2) : '-');
   io.out(`forward: ${traces.forward.length} iterations to ${last(traces.forward)}; backward: ${traces.backward.length} iterations to ${last(traces.backward)}`);

@@ -2,12 +2,14 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
-import type { BackwardMode, FixedPointOptions, SolverName } from '../solvers/index.js';
+import { type BackwardMode, type FixedPointOptions, SOLVE_DEFAULTS, type SolverName } from '../solvers/index.js';
 import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
 import { loadData } from '../train/data.js';
 import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, validateConfig, CHECKPOINT_FILE } from '../train/run.js';
+import { prepareRunDir } from '../train/rundir.js';
 import { availableParallelism } from 'node:os';
 import { type CommandSpec, type Parsed } from './args.js';
+import { flagError } from './errors.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
 import type { CliIo } from './io.js';
 
@@ -36,6 +38,12 @@ export const TRAIN_DEFAULTS = {
 const PLAIN_PROGRESS_MS = 15_000;
 let lastPlain = performance.now();
 
+/** Training and plotting both cap solves here: the residual trace and Anderson's history grow with it. */
+export const MAX_ITER_LIMIT = 1000;
+/** The unrolled gradient copies the whole solve into the graph once per iteration. */
+export const UNROLLED_MAX_ITER = 100;
+const cores = availableParallelism();
+
 export const trainSpec: CommandSpec = {
   name: 'train',
   summary: 'Train a Deep Equilibrium Model on MNIST digits (a checkpoint and metrics.json are written to --out after every epoch).',
@@ -43,27 +51,28 @@ export const trainSpec: CommandSpec = {
   flags: [
     { name: 'model', kind: 'string', choices: modelNames, default: 'mlp', help: 'mlp: Linear → DEQ(tanh cell) → Linear; mlp-newton: the same solved by Newton; conv: Conv → BatchNorm → DEQ(ResNet cell) → BatchNorm → AvgPool → Linear' },
     { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: anderson; newton for mlp-newton; newtonKrylov solves each Newton step by GMRES on JVPs, much cheaper than the dense Jacobian)' },
-    { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: 'gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations' },
-    { name: 'phantom-steps', kind: 'int', value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
-    { name: 'tol', kind: 'number', value: 'X', help: 'relative residual at which a solve stops (default: 1e-4; conv 1e-2)' },
-    { name: 'max-iter', kind: 'int', value: 'N', help: 'iteration limit of a solve (default: 50; mlp-newton 40; conv 25)' },
-    { name: 'epochs', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.epochs), help: 'training epochs' },
-    { name: 'batch', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.batch), help: 'batch size' },
+    { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: `gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations (unrolled: --max-iter at most ${UNROLLED_MAX_ITER})` },
+    { name: 'phantom-steps', kind: 'int', min: 1, max: 100, value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
+    { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', help: 'relative residual at which a solve stops (default: 1e-4; conv 1e-2)' },
+    { name: 'max-iter', kind: 'int', min: 1, max: MAX_ITER_LIMIT, value: 'N', help: 'iteration limit of a solve (default: 50; mlp-newton 40; conv 25)' },
+    { name: 'epochs', kind: 'int', min: 1, max: 10_000, value: 'N', default: String(TRAIN_DEFAULTS.epochs), help: 'training epochs' },
+    { name: 'batch', kind: 'int', min: 1, max: 2048, value: 'N', default: String(TRAIN_DEFAULTS.batch), help: 'batch size' },
     { name: 'optimizer', kind: 'string', choices: ['sgd', 'adam'], default: TRAIN_DEFAULTS.optimizer, help: 'optimizer' },
     { name: 'schedule', kind: 'string', choices: ['cosine', 'step', 'constant'], default: TRAIN_DEFAULTS.schedule, help: "learning-rate schedule; step is the tutorial's ×0.1 at epoch 5" },
-    { name: 'lr', kind: 'number', value: 'X', help: 'learning rate (default: 0.002 for adam, 0.1 for sgd)' },
-    { name: 'augment', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.augment), help: 'shift training images by up to N pixels at random (0: off)' },
-    { name: 'weight-decay', kind: 'number', value: 'X', default: '0', help: 'weight decay (decoupled for adam)' },
-    { name: 'clip-norm', kind: 'number', value: 'X', help: 'clip the global gradient norm to X; 0 turns clipping off (default: 2 for adam, none for sgd)' },
+    { name: 'lr', kind: 'number', min: 0, minExclusive: true, max: 10, value: 'X', help: 'learning rate (default: 0.002 for adam, 0.1 for sgd)' },
+    { name: 'augment', kind: 'int', min: 0, max: 8, value: 'N', default: String(TRAIN_DEFAULTS.augment), help: 'shift training images by up to N pixels at random (0: off)' },
+    { name: 'weight-decay', kind: 'number', min: 0, max: 1, value: 'X', default: '0', help: 'weight decay (decoupled for adam)' },
+    { name: 'clip-norm', kind: 'number', min: 0, max: 1e6, value: 'X', help: 'clip the global gradient norm to X; 0 turns clipping off (default: 2 for adam, none for sgd)' },
     { name: 'data', kind: 'string', value: 'mnist|DIR', default: 'mnist', help: 'mnist: the bundled 10,000 digits split 8,000/2,000; or a folder with MNIST-format idx files (train-images-idx3-ubyte[.gz], …)' },
-    { name: 'train-limit', kind: 'int', value: 'N', help: 'use only the first N training samples' },
-    { name: 'test-limit', kind: 'int', value: 'N', help: 'use only the first N test samples' },
+    { name: 'train-limit', kind: 'int', min: 1, max: 10_000_000, value: 'N', help: 'use only the first N training samples' },
+    { name: 'test-limit', kind: 'int', min: 1, max: 10_000_000, value: 'N', help: 'use only the first N test samples' },
     { name: 'runtime', kind: 'string', choices: ['node', 'web'], default: 'node', help: 'onnxruntime-node or onnxruntime-web (wasm)' },
     { name: 'ep', kind: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: 'cpu', help: 'execution provider (falls back to cpu when it cannot load; the provider used is printed)' },
-    { name: 'threads', kind: 'int', value: 'N', help: 'onnxruntime intra-op threads (default: 1 for the MLPs, whose kernels are too small to split; every core for conv)' },
-    { name: 'seed', kind: 'int', value: 'N', default: String(TRAIN_DEFAULTS.seed), help: 'seed for initialisation and shuffling' },
-    { name: 'out', kind: 'string', value: 'DIR', default: TRAIN_DEFAULTS.out, help: `folder for ${CHECKPOINT_FILE} and metrics.json` },
+    { name: 'threads', kind: 'int', min: 1, max: 4 * cores, value: 'N', help: `onnxruntime intra-op threads, at most 4 per core of the ${cores} here (default: 1 for the MLPs, whose kernels are too small to split; every core for conv)` },
+    { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, value: 'N', default: String(TRAIN_DEFAULTS.seed), help: 'seed for initialisation and shuffling' },
+    { name: 'out', kind: 'string', value: 'DIR', default: TRAIN_DEFAULTS.out, help: `folder for ${CHECKPOINT_FILE} and metrics.json, created and test-written before training` },
     { name: 'resume', kind: 'bool', help: 'continue from the checkpoint in --out' },
+    { name: 'overwrite', kind: 'bool', help: 'replace the checkpoint in --out with a new run (without --resume or this, a folder holding a checkpoint is refused)' },
   ],
   examples: [
     'deq train',
@@ -75,16 +84,16 @@ export const trainSpec: CommandSpec = {
   ],
 };
 
-/** Flags → a training configuration and runtime options. */
-export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: TrainConfig; runtime: RuntimeOptions; data: string; out: string; resume: boolean }> {
+interface TrainSetup { config: TrainConfig; runtime: RuntimeOptions; data: string; out: string; resume: boolean; overwrite: boolean }
+
+/** Flags → a training configuration and runtime options; every setting is checked here, before anything loads. */
+export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup> {
+  const fail = (msg: string) => E.left(new InputError(`deq train: ${msg}`));
   const model = (f.model as ModelName | undefined) ?? TRAIN_DEFAULTS.model;
   const optimizer = (f.optimizer as OptimizerName | undefined) ?? TRAIN_DEFAULTS.optimizer;
   const backwardFlag = (f.backward as string | undefined) ?? 'implicit';
   const phantomSteps = (f['phantom-steps'] as number | undefined) ?? 5;
-  if (phantomSteps < 1) return E.left(new InputError('deq train: --phantom-steps must be at least 1'));
-  if (f['phantom-steps'] !== undefined && backwardFlag !== 'phantom') {
-    return E.left(new InputError('deq train: --phantom-steps only applies with --backward phantom; add --backward phantom'));
-  }
+  if (f['phantom-steps'] !== undefined && backwardFlag !== 'phantom') return fail('--phantom-steps only applies with --backward phantom; add --backward phantom');
   const backward: BackwardMode = backwardFlag === 'phantom' ? { phantom: phantomSteps } : (backwardFlag as BackwardMode);
   const deq: FixedPointOptions = {
     solver: f.solver as SolverName | undefined,
@@ -92,15 +101,18 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
     maxIter: f['max-iter'] as number | undefined,
     backward,
   };
-  if (deq.tol !== undefined && !(deq.tol > 0)) return E.left(new InputError('deq train: --tol must be positive, e.g. --tol 1e-4'));
-  if (deq.maxIter !== undefined && deq.maxIter < 1) return E.left(new InputError('deq train: --max-iter must be at least 1'));
+  const maxIter = deq.maxIter ?? deqPresets[model].maxIter ?? SOLVE_DEFAULTS.maxIter;
+  if (backward === 'unrolled' && maxIter > UNROLLED_MAX_ITER) {
+    return fail(`--backward unrolled copies the solve into the graph once per iteration: --max-iter must be at most ${UNROLLED_MAX_ITER}, got ${maxIter}`);
+  }
+  if (f.resume === true && f.overwrite === true) return fail('--resume and --overwrite exclude each other; choose one');
   const ep = (f.ep as string | undefined) ?? 'cpu';
   const runtimeName = (f.runtime as 'node' | 'web' | undefined) ?? 'node';
   const cpu = runtimeName === 'web' ? 'wasm' : 'cpu';
   const runtime: RuntimeOptions = {
     runtime: runtimeName,
     executionProviders: ep === 'cpu' ? [cpu] : [ep, cpu],
-    intraOpNumThreads: (f.threads as number | undefined) ?? (model === 'conv' ? availableParallelism() : 1),
+    intraOpNumThreads: (f.threads as number | undefined) ?? (model === 'conv' ? cores : 1),
   };
   const config: TrainConfig = {
     model,
@@ -117,11 +129,9 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, { config: 
     trainLimit: f['train-limit'] as number | undefined,
     testLimit: f['test-limit'] as number | undefined,
   };
-  // check the numbers before anything is loaded or printed
   const checked = validateConfig(config);
-  if (E.isLeft(checked)) return E.left(new InputError(`deq train: ${checked.left.message}`));
-  if (!Number.isInteger(config.augment) || config.augment! < 0) return E.left(new InputError(`deq train: --augment must be 0 or a positive integer, got ${config.augment}`));
-  return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: Boolean(f.resume) });
+  if (E.isLeft(checked)) return fail(flagError(checked.left));
+  return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: f.resume === true, overwrite: f.overwrite === true });
 }
 
 const describeDeq = (model: ModelName, deq: FixedPointOptions): string => {
@@ -133,10 +143,13 @@ const describeDeq = (model: ModelName, deq: FixedPointOptions): string => {
 export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   const parsed = trainConfigFromFlags(flags);
   if (E.isLeft(parsed)) { io.err(parsed.left.message); return 2; }
-  const { config, runtime, data: dataSpec, out, resume } = parsed.right;
+  const { config, runtime, data: dataSpec, out, resume, overwrite } = parsed.right;
   const t0 = performance.now();
+  // the folder is made and test-written before anything loads, so no epoch is lost to it
+  const dir = prepareRunDir(out, { resume, overwrite });
+  if (E.isLeft(dir)) { io.err(`deq train: ${flagError(dir.left)}`); return 2; }
   const data = loadData(dataSpec);
-  if (E.isLeft(data)) { io.err(`deq train: ${data.left.message}`); return 2; }
+  if (E.isLeft(data)) { io.err(`deq train: ${flagError(data.left)}`); return 2; }
   const d = data.right;
   io.out(`data: ${d.source}: ${d.train.labels.shape[0]} train / ${d.test.labels.shape[0]} test images`);
   io.out(`model: ${config.model}, ${config.deq === false ? 'explicit layer' : describeDeq(config.model, config.deq)}`);
@@ -144,6 +157,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   const result = await trainRun({ ...config, dataSpec } as TrainConfig, d, {
     outDir: out,
     resume,
+    overwrite,
     runtime,
     onResume: (epoch) => io.out(`resuming from ${out}/${CHECKPOINT_FILE} after epoch ${epoch}`),
     onProvider: (provider) => {
@@ -161,7 +175,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
     onSkip: (epoch, batch, why) => io.err(`epoch ${epoch + 1} batch ${batch + 1}: skipped the update (${why}); params unchanged`),
     onEpoch: (m) => io.out(epochLine(m, config.epochs)),
   })();
-  if (E.isLeft(result)) { io.err(`deq train: ${result.left.message}`); return 1; }
+  if (E.isLeft(result)) { io.err(`deq train: ${flagError(result.left)}`); return result.left instanceof InputError ? 2 : 1; }
   const h = result.right.history;
   io.out('');
   io.out(metricsTable(h));

@@ -9,6 +9,8 @@ import type { Graph } from '../core/ir.js';
 import { treeFlatten, treePaths } from '../core/pytree.js';
 import { Tensor } from '../core/tensor.js';
 import { encodeModel, lowerModel, OPSET } from '../backend/lower.js';
+import { batchPolymorphic, PROBE_SETS, ProbeCollision } from './polymorphic.js';
+import { decodeModel, describeModel } from './proto.js';
 import { stage } from '../transforms/stage.js';
 import { writeAtomic } from '../util/fs.js';
 import type { TensorInfo } from './proto.js';
@@ -20,6 +22,13 @@ export interface ExportOptions {
   outputNames?: string[];
   /** The graph's name inside the file (default: the function's name). */
   graphName?: string;
+  /**
+   * Positional arguments (by name, or `arg0`, `arg1`, … for an array) whose axis 0 is the batch:
+   * in the file that axis is the symbolic dimension `batch`, so the graph runs at any batch size.
+   * Default: every argument that is a bare tensor (not a pytree of weights) whose axis 0 has the
+   * length of the first such argument's. `[]` exports fixed shapes.
+   */
+  batchArgs?: string[];
 }
 
 /** One entry of an onnx-models manifest. */
@@ -66,16 +75,30 @@ export function toOnnx(fn: (...args: any[]) => unknown, exampleArgs: ExampleArgs
   const outPaths = treePaths(outDef, outDef.kind === 'object' ? '' : 'output');
   const outputNames = checkNames('output', opts.outputNames, [...outPaths, ...tapNames]);
   if (outputNames.length !== nOut + tapNames.length) throw new OnnxError('internal: output names do not match the outputs');
-  const model = lowerModel(graph, { inputNames, outputNames, graphName: opts.graphName ?? (fn.name || 'deq_onnx') });
+  const lowerOpts = { inputNames, outputNames, graphName: opts.graphName ?? (fn.name || 'deq_onnx') };
+  const batched = batchArgIndices(args, argNames, opts.batchArgs);
+  let model = lowerModel(graph, lowerOpts);
+  if (batched.length) {
+    // lower at probe batch sizes and keep what changes with the batch as run-time arithmetic
+    const batchInput = inputNames[dynamic.indexOf(leafIndex(args, batched[0]!))]!;
+    for (const [k, B] of PROBE_SETS.entries()) {
+      const models = B.map((b) => {
+        const resized = args.map((a, i) => (batched.includes(i) ? resizeBatch(a as Tensor, b) : a));
+        return lowerModel(stage(fn, resized).graph, lowerOpts);
+      });
+      try {
+        model = batchPolymorphic(B, models, batchInput);
+        break;
+      } catch (e) {
+        if (!(e instanceof ProbeCollision) || k === PROBE_SETS.length - 1) throw e;
+      }
+    }
+  }
   // protobufjs hands back a Node Buffer; callers get a plain Uint8Array
   const encoded = encodeModel(model);
   const bytes = new Uint8Array(encoded.buffer.slice(encoded.byteOffset, encoded.byteOffset + encoded.byteLength));
-  const manifest: ManifestEntry = {
-    file: opts.file ?? '',
-    inputs: graph.inputs.map((v, i) => ({ name: inputNames[i]!, shape: [...v.aval.shape], dtype: v.aval.dtype })),
-    outputs: graph.outputs.map((a, i) => ({ name: outputNames[i]!, shape: [...a.aval.shape], dtype: a.aval.dtype })),
-    opset: OPSET,
-  };
+  const info = describeModel(decodeModel(bytes, 'exported model'), 'exported model');
+  const manifest: ManifestEntry = { file: opts.file ?? '', inputs: info.inputs, outputs: info.outputs, opset: OPSET };
   return { bytes, manifest, graph };
 }
 
@@ -93,6 +116,29 @@ export async function exportOnnx(
   await writeAtomic(path, out.bytes);
   return out;
 }
+
+/** Indices of the positional arguments that carry a batch axis (see ExportOptions.batchArgs). */
+function batchArgIndices(args: unknown[], argNames: string[], given: string[] | undefined): number[] {
+  if (given) {
+    return given.map((n) => {
+      const i = argNames.indexOf(n);
+      if (i < 0) throw new InputError(`exportOnnx: batchArgs names ${n}, but the arguments are ${argNames.join(', ')}`);
+      const a = args[i];
+      if (!(a instanceof Tensor) || a.rank === 0) throw new InputError(`exportOnnx: batch argument ${n} must be a tensor with a batch axis 0`);
+      return i;
+    });
+  }
+  const bare = args.flatMap((a, i) => (a instanceof Tensor && a.rank > 0 ? [i] : []));
+  if (!bare.length) return [];
+  const n = (args[bare[0]!] as Tensor).shape[0];
+  return bare.filter((i) => (args[i] as Tensor).shape[0] === n);
+}
+
+/** The flat leaf index of positional argument i (a bare tensor is one leaf). */
+const leafIndex = (args: unknown[], i: number): number => args.slice(0, i).reduce<number>((k, a) => k + treeFlatten(a)[0].length, 0);
+
+/** A tensor like `t` with `b` rows (values do not matter: only shapes are traced). */
+const resizeBatch = (t: Tensor, b: number): Tensor => new Tensor(t.dtype, [b, ...t.shape.slice(1)]);
 
 function checkNames(kind: string, given: string[] | undefined, defaults: string[]): string[] {
   if (!given) return dedupe(defaults);

@@ -6,3 +6,5 @@ export * from './checkpoint.js';
 export * from './step.js';
 export * from './run.js';
 export * from './cifar.js';
+export * from './errors.js';
+export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';

@@ -3,17 +3,18 @@
  * test set, a checkpoint (atomic) and metrics file after every epoch, and resume from the last one.
  * At the boundary the run is a TaskEither: failures are values the caller must look at.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { DeqError, InputError } from '../core/errors.js';
+import { DeqError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import type { FixedPointOptions } from '../solvers/index.js';
 import { makeModel, type ModelName } from '../nn/models.js';
 import { writeAtomic } from '../util/fs.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { saveCheckpoint } from './checkpoint.js';
+import { SettingError, type SettingName } from './errors.js';
+import { CHECKPOINT_FILE, METRICS_FILE, prepareRunDir, readRunCheckpoint } from './rundir.js';
 import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
 import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
 import { makeTrainer, type StepReport } from './step.js';
@@ -65,8 +66,12 @@ export interface EpochMetrics {
 export interface BatchProgress { epoch: number; batch: number; batches: number; loss: number; report: StepReport }
 
 export interface RunOptions {
+  /** Folder for the checkpoint and metrics.json, checked (created, test-written) before training. */
   outDir?: string;
+  /** Continue from the checkpoint in outDir. */
   resume?: boolean;
+  /** Replace a checkpoint already in outDir (without it, or resume, such a folder is refused). */
+  overwrite?: boolean;
   runtime?: RuntimeOptions;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (m: EpochMetrics) => void;
@@ -84,8 +89,7 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-export const CHECKPOINT_FILE = 'checkpoint.deq';
-export const METRICS_FILE = 'metrics.json';
+export { CHECKPOINT_FILE, METRICS_FILE };
 
 export function makeOptimizer(name: OptimizerName, weightDecay = 0): Optimizer<any> {
   return name === 'adam' ? adam({ weightDecay }) : sgd({ weightDecay });
@@ -103,15 +107,24 @@ export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): Schedule {
 /** A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one. */
 const epochRng = (seed: number, epoch: number) => new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
 
-export function validateConfig(c: TrainConfig): E.Either<InputError, TrainConfig> {
-  const posInt = (v: number, flag: string) => (Number.isInteger(v) && v > 0 ? null : `${flag} must be a positive integer, got ${v}`);
-  const problems = [
-    posInt(c.epochs, '--epochs'),
-    posInt(c.batchSize, '--batch'),
-    !(c.lr > 0 && Number.isFinite(c.lr)) ? `--lr must be a positive number, got ${c.lr}` : null,
-    !Number.isInteger(c.seed) ? `--seed must be an integer, got ${c.seed}` : null,
-  ].filter((p): p is string => p !== null);
-  return problems.length ? E.left(new InputError(problems.join('; '))) : E.right(c);
+/** Settings that cannot work, each named; the first one found. */
+export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConfig> {
+  const posInt = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v > 0);
+  const checks: [boolean, SettingName, string][] = [
+    [posInt(c.epochs), 'epochs', `the number of epochs must be a positive integer, got ${c.epochs}`],
+    [posInt(c.batchSize), 'batchSize', `the batch size must be a positive integer, got ${c.batchSize}`],
+    [posInt(c.evalBatchSize), 'evalBatchSize', `the evaluation batch size must be a positive integer, got ${c.evalBatchSize}`],
+    [c.lr > 0 && Number.isFinite(c.lr), 'lr', `the learning rate must be a positive number, got ${c.lr}`],
+    [Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, 'seed', `the seed must be an integer from 0 to 2^32 - 1, got ${c.seed}`],
+    [c.weightDecay === undefined || (c.weightDecay >= 0 && Number.isFinite(c.weightDecay)), 'weightDecay', `weight decay must be 0 or positive, got ${c.weightDecay}`],
+    // a negative bound would flip the gradient's sign: gradient ascent
+    [c.clipNorm === undefined || (c.clipNorm > 0 && Number.isFinite(c.clipNorm)), 'clipNorm', `the gradient clipping norm must be positive (leave it unset for no clipping), got ${c.clipNorm}`],
+    [c.augment === undefined || (Number.isSafeInteger(c.augment) && c.augment >= 0), 'augment', `the augmentation shift must be 0 or a positive integer, got ${c.augment}`],
+    [posInt(c.trainLimit), 'trainLimit', `the training sample limit must be a positive integer, got ${c.trainLimit}`],
+    [posInt(c.testLimit), 'testLimit', `the test sample limit must be a positive integer, got ${c.testLimit}`],
+  ];
+  const bad = checks.find(([ok]) => !ok);
+  return bad ? E.left(new SettingError([bad[1]], bad[2])) : E.right(c);
 }
 
 const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take(ds, n));
@@ -123,7 +136,10 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
   const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm });
   const train = limit(data.train, config.trainLimit);
   const test = limit(data.test, config.testLimit);
-  if (sizeOfDataset(train) < config.batchSize) throw new InputError(`--batch ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller --batch`);
+  if (sizeOfDataset(train) < config.batchSize) {
+    throw new SettingError(['batchSize', 'trainLimit'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller batch size`);
+  }
+  if (sizeOfDataset(test) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
   const stepsPerEpoch = batchCount(train, config.batchSize, true);
   const schedule = makeSchedule(config, stepsPerEpoch);
 
@@ -131,19 +147,20 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
   let optState: unknown = optimizer.init(params);
   let history: EpochMetrics[] = [];
   let startEpoch = 0;
-  const ckPath = opts.outDir ? join(opts.outDir, CHECKPOINT_FILE) : undefined;
-  if (opts.resume && ckPath && existsSync(ckPath)) {
-    const ck = loadCheckpoint(ckPath);
-    if (E.isLeft(ck)) throw ck.left;
-    const saved = ck.right.meta.config as TrainConfig;
-    if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
-      throw new InputError(`--resume: ${ckPath} was trained with --model ${saved.model} and ${saved.optimizer}; use the same flags or another --out`);
+  const outDir = opts.outDir;
+  const ckPath = outDir !== undefined ? join(outDir, CHECKPOINT_FILE) : undefined;
+  if (outDir !== undefined) {
+    const dir = prepareRunDir(outDir, opts);
+    if (E.isLeft(dir)) throw dir.left;
+    if (opts.resume && dir.right.hasCheckpoint) {
+      const saved = readRunCheckpoint(ckPath!, config, { params, state, optState });
+      if (E.isLeft(saved)) throw saved.left;
+      ({ params, state, optState, history } = saved.right);
+      startEpoch = history.length;
+      // a run killed between writing metrics.json and the checkpoint left metrics one epoch ahead
+      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(saved.right.meta));
+      opts.onResume?.(startEpoch);
     }
-    ({ params, state } = ck.right.trees as { params: unknown; state: unknown });
-    optState = ck.right.trees.optState;
-    history = (ck.right.meta.history as EpochMetrics[]) ?? [];
-    startEpoch = history.length;
-    opts.onResume?.(startEpoch);
   }
 
   const evalBatch = config.evalBatchSize ?? (config.model === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
@@ -187,14 +204,20 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
     };
     history.push(m);
-    if (opts.outDir && ckPath) {
-      await saveCheckpoint(ckPath, { meta: { config, history, data: data.source, model: model.name, deq: model.deq }, trees: { params, state, optState } });
-      await writeAtomic(join(opts.outDir, METRICS_FILE), `${JSON.stringify({ config, data: data.source, deq: model.deq, history }, null, 2)}\n`);
+    if (outDir !== undefined && ckPath) {
+      const meta = { config, history, data: data.source, model: model.name, deq: model.deq };
+      // metrics first: a kill between the two writes leaves metrics.json ahead of the checkpoint,
+      // never behind it, and the resume rewrites it from the checkpoint
+      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta));
+      await saveCheckpoint(ckPath, { meta, trees: { params, state, optState } });
     }
     opts.onEpoch?.(m);
   }
   return { history, params, state, config };
 }
+
+const metricsJson = (meta: Record<string, unknown>): string =>
+  `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history }, null, 2)}\n`;
 
 async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown, state: unknown, test: Dataset, batchSize: number) {
   let loss = 0, errors = 0, n = 0, fwd = 0, solves = 0;

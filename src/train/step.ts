@@ -73,6 +73,12 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
         report.skipped = 'non-finite update';
         return { params, state, optState, report };
       }
+      // so can the optimizer's own state (Adam's second moment of a 1e21 gradient in float32): an
+      // Inf there would freeze its weights for good, so the old state stays as well
+      if (!treeAllFinite(next.state)) {
+        report.skipped = 'non-finite optimizer state';
+        return { params, state, optState, report };
+      }
       return { params: next.params, state: aux.state, optState: next.state, report };
     },
     async evaluate(params, state, x, y) {

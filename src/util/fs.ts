@@ -10,13 +10,40 @@ export async function readBytes(path: string): Promise<Uint8Array> {
 }
 
 /**
+ * Create a folder and its missing parents one level at a time: Node's recursive mkdir spins forever
+ * on paths such as /proc/x, where mkdir answers ENOENT for a parent that exists.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const { mkdir, stat } = await fsp();
+  const missing: string[] = [];
+  for (let p = dir; ; ) {
+    try {
+      await stat(p);
+      break;
+    } catch {
+      missing.unshift(p);
+      const up = p.replace(/[\\/][^\\/]*$/, '');
+      if (!up || up === p) break;
+      p = up;
+    }
+  }
+  for (const m of missing) {
+    try {
+      await mkdir(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
  * Write a file so that readers see the old or the new content, never a partial one: the data goes
  * to a temporary file in the same folder, is flushed to disk, then renamed into place.
  */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const { mkdir, open, rename, rm } = await fsp();
+  const { open, rename, rm } = await fsp();
   const dir = path.replace(/[\\/][^\\/]*$/, '');
-  if (dir && dir !== path) await mkdir(dir, { recursive: true });
+  if (dir && dir !== path) await makeDirs(dir);
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     const file = await open(tmp, 'w');

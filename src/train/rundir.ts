@@ -1,0 +1,100 @@
+/**
+ * A run's output folder: checked and made writable before any training, cleaned of what a killed
+ * write left, guarded against replacing a checkpoint by accident; and its checkpoint read back for
+ * a resume, accepted only when its metadata and trees fit the model being trained.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import type { InputError } from '../core/errors.js';
+import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
+import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
+import { CheckpointError, SettingError } from './errors.js';
+import type { EpochMetrics, TrainConfig } from './run.js';
+
+export const CHECKPOINT_FILE = 'checkpoint.deq';
+export const METRICS_FILE = 'metrics.json';
+
+export interface RunDirOptions {
+  /** Continue from the checkpoint in the folder. */
+  resume?: boolean;
+  /** Replace the checkpoint in the folder with a fresh run. */
+  overwrite?: boolean;
+}
+
+/**
+ * Make `dir` ready for a run: created, test-written, stale temp files of the checkpoint and
+ * metrics removed; a checkpoint already there is only replaced when resuming or overwriting.
+ */
+export function prepareRunDir(dir: string, opts: RunDirOptions = {}): E.Either<InputError, { hasCheckpoint: boolean }> {
+  if (opts.resume && opts.overwrite) return E.left(new SettingError(['resume', 'overwrite'], 'resuming and overwriting exclude each other; choose one'));
+  const ok = ensureWritableDir(dir);
+  if (E.isLeft(ok)) return E.left(new SettingError(['outDir'], ok.left.message));
+  removeStaleTemps(dir, [CHECKPOINT_FILE, METRICS_FILE]);
+  const hasCheckpoint = existsSync(join(dir, CHECKPOINT_FILE));
+  if (hasCheckpoint && !opts.resume && !opts.overwrite) {
+    return E.left(new SettingError(['resume', 'overwrite', 'outDir'], `${dir} already holds a checkpoint; resume from it, overwrite it, or write to another folder`));
+  }
+  return E.right({ hasCheckpoint });
+}
+
+export interface RunTrees { params: unknown; state: unknown; optState: unknown }
+
+export interface SavedRun extends RunTrees {
+  config: TrainConfig;
+  history: EpochMetrics[];
+  meta: Record<string, unknown>;
+}
+
+const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'testError', 'testLoss', 'testForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
+
+/** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
+export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfig; history: EpochMetrics[] } | string {
+  const c = meta.config;
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return 'no training configuration';
+  const config = c as Record<string, unknown>;
+  if (typeof config.model !== 'string' || typeof config.optimizer !== 'string') return 'no model or optimizer in its configuration';
+  if (config.dataSpec !== undefined && typeof config.dataSpec !== 'string') return `data ${JSON.stringify(config.dataSpec)} in its configuration`;
+  if (!Number.isSafeInteger(config.seed) || (config.seed as number) < 0) return `seed ${JSON.stringify(config.seed)} in its configuration`;
+  if (config.deq !== false && (typeof config.deq !== 'object' || config.deq === null || Array.isArray(config.deq))) return `solver settings ${JSON.stringify(config.deq)} in its configuration`;
+  if (!Array.isArray(meta.history)) return 'no epoch history';
+  const history: EpochMetrics[] = [];
+  for (const [i, h] of meta.history.entries()) {
+    if (typeof h !== 'object' || h === null || (h as { epoch?: unknown }).epoch !== i + 1) return `history entry ${i} is not epoch ${i + 1}`;
+    const m: Record<string, number> = { epoch: i + 1 };
+    for (const k of METRIC_KEYS) {
+      const v = (h as Record<string, unknown>)[k];
+      // JSON writes NaN (an epoch whose steps were all skipped) as null
+      if (v !== null && typeof v !== 'number') return `history entry ${i} has ${k} ${JSON.stringify(v)}`;
+      m[k] = v ?? NaN;
+    }
+    history.push(m as unknown as EpochMetrics);
+  }
+  return { config: config as unknown as TrainConfig, history };
+}
+
+/**
+ * The checkpoint at `path` as a run to continue with `config`: trained with the same model and
+ * optimizer, and with params, state and optimizer state of exactly the fresh ones' structure,
+ * dtypes and shapes, all finite. Anything else is a damaged checkpoint and nothing of it is used.
+ */
+export function readRunCheckpoint(path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
+  const ck = loadCheckpoint(path);
+  if (E.isLeft(ck)) return ck;
+  return checkRun(ck.right, path, config, fresh);
+}
+
+function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
+  const meta = readRunMeta(ck.meta);
+  if (typeof meta === 'string') return E.left(new CheckpointError(path, meta));
+  const saved = meta.config;
+  if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
+    return E.left(new SettingError(['model', 'optimizer', 'outDir'], `${path} was trained with model ${saved.model} and optimizer ${saved.optimizer}; resume with the same ones or write to another folder`));
+  }
+  const trees = ck.trees as Partial<RunTrees>;
+  for (const key of ['params', 'state', 'optState'] as const) {
+    const why = treeMismatch(trees[key], fresh[key], key);
+    if (why) return E.left(new CheckpointError(path, why));
+  }
+  return E.right({ params: trees.params, state: trees.state, optState: trees.optState, config: saved, history: meta.history, meta: ck.meta });
+}
