@@ -18,7 +18,7 @@ export async function solverModel(): Promise<SolverModel> {
   const cell = (z: Value, x: Value, W: Value) => np.tanh(np.add(np.matmul(z, W), x));
   const loss = (W: Value, x: Value) => np.sum(np.square(fixedPoint(cell, np.zerosLike(x), [x, W], { solver: 'anderson', tol: 1e-5, maxIter: 30 }).value));
   const step = valueAndGrad(loss);
-  const { bytes } = toOnnx(step, { W, x });
+  const { bytes } = toOnnx(step, { W, x }, { batchArgs: ['x'] });
   const f = jit(step);
   const [l, g] = (await f(W, x)) as [Tensor, Tensor];
   await f.release();
