@@ -10,7 +10,7 @@ import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importOnnx, loadOnnx, OnnxError, Tensor } from '../src/index.js';
 import { bundle, root, runNode } from './helpers/child.js';
-import { buildModel, encodeObject, floats, node, vi } from './helpers/onnx-build.js';
+import { attr, buildModel, encodeObject, floats, node, vi } from './helpers/onnx-build.js';
 import { sizeCases } from './helpers/size-cases.js';
 
 const { onnx } = onnxProto;
@@ -122,6 +122,21 @@ describe('model-level checks (the ONNX checker\'s, before import or load)', () =
       what: 'an initializer whose type disagrees with the graph input of its name',
       bytes: () => relu({ nodes: [node('Add', ['x', 'W'], ['y'])], inputs: [vi('x', [2]), vi('W', [2], 11)], initializers: [floats('W', [2], [1, 2])] }),
       message: /initializer 'W' of the main graph has data type 1 but the graph input of that name declares 11/,
+    },
+    {
+      what: 'an attribute without a type',
+      bytes: () => relu({ nodes: [node('Softmax', ['x'], ['y'], [{ name: 'axis', i: 0 }], 'sm')] }),
+      message: /attribute axis of node 'sm' \(Softmax\) in the main graph has no valid type \(0\)/,
+    },
+    {
+      what: 'an attribute given twice',
+      bytes: () => relu({ nodes: [node('Softmax', ['x'], ['y'], [attr.int('axis', 0), attr.int('axis', -1)], 'sm')] }),
+      message: /node 'sm' \(Softmax\) in the main graph has attribute axis twice/,
+    },
+    {
+      what: 'a TENSOR attribute holding no tensor',
+      bytes: () => relu({ nodes: [node('Constant', [], ['y'], [{ name: 'value', type: 4 }], 'k')] }),
+      message: /attribute value of node 'k' \(Constant\) in the main graph is of type 4 but holds no value/,
     },
     { what: 'two graph inputs of one name', bytes: () => relu({ inputs: [vi('x', [2]), vi('x', [2])] }), message: /'x' is written twice/ },
     {

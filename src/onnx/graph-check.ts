@@ -66,6 +66,7 @@ function checkBody(b: Body, outer: Scope, what: string): void {
         );
       }
     }
+    checkAttributes(node, `${nodeLabel(node, i)} in ${b.name}`, what);
     for (const s of subgraphsOf(node)) checkGraph(s.graph, `${s.where} in ${b.name}`, scope, what);
     for (const y of node.output ?? []) if (y) define(y, nodeLabel(node, i));
   });
@@ -75,6 +76,28 @@ function checkBody(b: Body, outer: Scope, what: string): void {
     if (seenOut.has(y)) throw new OnnxError(`${what}: output '${y}' is listed twice in ${b.name}`);
     seenOut.add(y);
     if (!scope.has(y)) throw new OnnxError(`${what}: output '${y}' of ${b.name} is not computed by any node, input or initializer`);
+  }
+}
+
+/** AttributeProto.AttributeType: FLOAT 1 … TYPE_PROTOS 14; the message-valued ones and their fields. */
+const MAX_ATTRIBUTE_TYPE = 14;
+const MESSAGE_FIELD: Record<number, 't' | 'g' | 'sparseTensor' | 'tp'> = { 4: 't', 5: 'g', 11: 'sparseTensor', 13: 'tp' };
+
+/** Each attribute named once, of a known type, with its value where that type keeps it (as the ONNX checker requires). */
+function checkAttributes(node: NodeLike, label: string, what: string): void {
+  const seen = new Set<string>();
+  for (const a of node.attribute ?? []) {
+    if (!a.name) throw new OnnxError(`${what}: ${label} has an attribute without a name`);
+    if (seen.has(a.name)) throw new OnnxError(`${what}: ${label} has attribute ${a.name} twice`);
+    seen.add(a.name);
+    // in a function body an attribute may refer to one of the function's own (no value of its own)
+    if (a.refAttrName) continue;
+    const type = a.type ?? 0;
+    if (!(type >= 1 && type <= MAX_ATTRIBUTE_TYPE)) {
+      throw new OnnxError(`${what}: attribute ${a.name} of ${label} has no valid type (${type}); the file is damaged`);
+    }
+    const field = MESSAGE_FIELD[type];
+    if (field && !a[field]) throw new OnnxError(`${what}: attribute ${a.name} of ${label} is of type ${type} but holds no value`);
   }
 }
 
