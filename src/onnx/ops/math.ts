@@ -159,7 +159,7 @@ export const mathOps: readonly OpSpec[] = [
     },
   }),
   declare({
-    op: 'CastLike', family: 'maths', since: 15, inputs: [{ name: 'input', type: 'any' }, { name: 'target_type', type: 'any' }], outputs: ['output'],
+    op: 'CastLike', family: 'maths', since: 15, inputs: [{ name: 'input', type: 'any' }, { name: 'target_type', type: 'any', typeOnly: true }], outputs: ['output'],
     attrs: { saturate }, differentiable: true,
     map: (c) => {
       c.int('saturate');

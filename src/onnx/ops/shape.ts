@@ -189,7 +189,7 @@ function range(c: OpContext): Value[] {
 function dropout(c: OpContext): Value[] {
   const x = c.input(0);
   if (c.opset >= 12) {
-    c.int('seed');
+    c.has('seed'); // read, and unused: inference draws nothing
     // the ratio matters in training mode only (inference passes the input through)
     const training = c.optionalInput(2) ? c.hostInput(2).item() !== 0 : false;
     if (training) {
