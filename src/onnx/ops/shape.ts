@@ -41,7 +41,8 @@ function squeeze(c: OpContext): Value[] {
   const x = c.input(0);
   const s = shapeOf(x);
   const given = c.opset >= 13 ? (c.optionalInput(1) ? c.hostInts(1) : undefined) : c.ints('axes');
-  const axes = given ? c.axesOf(given, s.length, 'axes') : s.flatMap((d, i) => (d === 1 ? [i] : []));
+  // no axes (or an empty list): every axis of size 1
+  const axes = given?.length ? c.axesOf(given, s.length, 'axes') : s.flatMap((d, i) => (d === 1 ? [i] : []));
   for (const a of axes) if (s[a] !== 1) c.fail(`axis ${a} has size ${s[a]}, not 1: it cannot be squeezed (input shape [${s}])`);
   return [reshapeAny(c, x, s.filter((_, i) => !axes.includes(i)))];
 }
