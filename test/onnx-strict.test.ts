@@ -144,3 +144,14 @@ describe('shape computations fold at import', () => {
     expect(Object.keys(m.initializers).sort()).toEqual(['ratio', 'w']);
   });
 });
+
+describe('folding at import is bounded', () => {
+  it('a Range of 1e12 elements is an error, not an allocation', () => rejects(
+    importAndTrace('Range', [['a', i64([0], [])], ['b', i64([1e12], [])], ['c', i64([1], [])]]),
+    /Range: folding it at import would make a tensor of 1000000000000 elements/,
+  ));
+  it('so is Tile of a folded value into 1e10 elements', () => rejects(
+    importAndTrace('Tile', [['x', i64([1, 2])], ['r', i64([5e9])]]),
+    /folding it at import would make a tensor of 10000000000 elements/,
+  ));
+});

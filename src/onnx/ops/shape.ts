@@ -10,7 +10,7 @@ import type { Value } from '../../core/primitive.js';
 import { sizeOf, type Tensor } from '../../core/tensor.js';
 import * as np from '../../np.js';
 import { type OpContext, type OpSpec, declare, dtypeOf, rankOf, shapeOf } from './declare.js';
-import { hostBroadcast, hostConcat, hostSlice, hostTensor, hostTranspose } from './host.js';
+import { checkFoldedSize, hostBroadcast, hostConcat, hostSlice, hostTensor, hostTranspose } from './host.js';
 
 /** Reshape that stays on the host for host values. */
 function reshapeAny(c: OpContext, x: Value, shape: readonly number[]): Value {
@@ -184,6 +184,7 @@ function range(c: OpContext): Value[] {
   const [a, b, d] = [start.item(), limit.item(), delta.item()];
   if (d === 0) c.fail('delta is 0');
   const n = Math.max(Math.ceil((b - a) / d), 0);
+  checkFoldedSize('Range', [n]);
   return [hostTensor(start.dtype, [n], Array.from({ length: n }, (_, i) => a + i * d))];
 }
 
