@@ -266,16 +266,16 @@ async function main(): Promise<void> {
     for (const side of ss) {
       const os = bench[`${row}/${side.key}`] ?? [];
       os.forEach((o, i) => {
-        if (!o.ok) { rowsOut.push([side.label, String(i + 1), `failed: ${o.error!.slice(0, 160)}`, ...Array(10).fill('')]); return; }
+        if (!o.ok) { rowsOut.push([side.label, String(i + 1), `failed: ${o.error!.slice(0, 160)}`, ...Array(11).fill('')]); return; }
         const d = o.data[0]!;
         const f = stepFlops({ row, kind: floorKind(row, side), batch: ROWS[row].batch, fwd: d.fwd_iters, bwd: d.bwd_iters });
         const floorMs = floorSeconds(f, medRates) * 1e3;
         rowsOut.push([side.label, String(i + 1), fmt(d.s_per_1k, 3), fmt(d.step_ms, 1), fmt(d.eval_s_per_1k, 3), fmt(8 * d.s_per_1k + 2 * d.eval_s_per_1k, 2),
-          `${fmt(d.fwd_iters, 1)} / ${fmt(d.bwd_iters, 1)}`, fmt(d.step_ms / (d.fwd_iters + d.bwd_iters), 2), fmt(floorMs, 2), `${fmt(d.step_ms / floorMs, 1)}×`,
+          `${fmt(d.fwd_iters, 1)} / ${fmt(d.bwd_iters, 1)}`, fmt(d.step_ms / (d.fwd_iters + d.bwd_iters), 2), fmt(f.total / 1e6, 0), fmt(floorMs, 2), `${fmt(d.step_ms / floorMs, 1)}×`,
           fmt(d.peak_rss_mb, 0), fmt(d.base_rss_mb, 0), lib[i]?.ok ? `${fmt(d.s_per_1k / lib[i]!.data[0]!.s_per_1k, 2)}×` : '–']);
       });
     }
-    out(table(['side', 'rep', 'train s/1k', 'step ms', 'eval s/1k', 'epoch s', 'iters fwd / bwd', 'ms/iter', 'floor ms', '× floor', 'peak MB', 'base MB', 'ratio'], rowsOut, 1));
+    out(table(['side', 'rep', 'train s/1k', 'step ms', 'eval s/1k', 'epoch s', 'iters fwd / bwd', 'ms/iter', 'floor MFLOP', 'floor ms', '× floor', 'peak MB', 'base MB', 'ratio'], rowsOut, 1));
     out('');
     const sumRows: string[][] = [];
     for (const side of ss) {
