@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     evalTimes.push(performance.now() - t0);
     evalFwd.push(e.fwd);
   }
-  const step = median(times.slice(c.warmup ?? 3));
+  const step = median(times.slice(Math.min(c.warmup ?? 3, times.length - 1)));
   const ev = median(evalTimes);
   process.stdout.write(`${JSON.stringify({
     side: impl.name, version: impl.version, row: 'anderson', threads: c.threads ?? 1, batch: BATCH, steps, warmup: c.warmup ?? 3,

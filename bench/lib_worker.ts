@@ -56,7 +56,7 @@ async function bench(lib: Lib, c: LibWorkerConfig): Promise<void> {
   const r = ROWS[c.row];
   const { nn, train, Rng } = lib;
   const data = train.loadBundledDigits();
-  const model = nn.makeModel(r.model, r.deq as never);
+  const model = nn.makeModel(r.model, r.deq);
   const opt = r.optimizer === 'sgd' ? train.sgd() : train.adam();
   const trainer = train.makeTrainer(model, opt, { intraOpNumThreads: c.threads }, { clipNorm: r.clipNorm });
   let { params, state } = model.init(new Rng(c.seed ?? 0));
@@ -88,7 +88,8 @@ async function bench(lib: Lib, c: LibWorkerConfig): Promise<void> {
     else evalTimes.push(dt);
     evalFwd.push(e.forward?.iterations ?? NaN);
   }
-  const step = median(times.slice(c.warmup ?? 3));
+  // warm-up steps are left out, but never all of them
+  const step = median(times.slice(Math.min(c.warmup ?? 3, times.length - 1)));
   const ev = median(evalTimes);
   emit({
     side: 'library', row: c.row, threads: c.threads, batch: r.batch, steps, warmup: c.warmup ?? 3,
@@ -106,7 +107,7 @@ async function profile(lib: Lib, c: LibWorkerConfig): Promise<void> {
   const require = createRequire(join(resolve(c.lib), 'package.json'));
   const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   const data = train.loadBundledDigits();
-  const model = nn.makeModel(r.model, r.deq as never);
+  const model = nn.makeModel(r.model, r.deq);
   const trainer = train.makeTrainer(model, train.adam(), { intraOpNumThreads: c.threads });
   const { params, state } = model.init(new Rng(c.seed ?? 0));
   const { x, y } = train.batches(data.train, r.batch, { rng: new Rng(1), dropLast: true }).next().value!;
@@ -166,7 +167,7 @@ async function tta(lib: Lib, c: LibWorkerConfig): Promise<void> {
   const start = performance.now();
   let lastBatch = start, trainS = 0, evalS = 0, epochStart = start;
   const run = train.trainRun({
-    model: r.model, deq: r.deq as never, optimizer: r.optimizer, schedule: r.schedule, lr: r.lr, clipNorm: r.clipNorm,
+    model: r.model, deq: r.deq, optimizer: r.optimizer, schedule: r.schedule, lr: r.lr, clipNorm: r.clipNorm,
     augment: 0, epochs: c.epochs ?? 10, batchSize: r.batch, seed: c.seed ?? 0,
   }, data, {
     runtime: { intraOpNumThreads: c.threads },

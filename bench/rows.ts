@@ -3,7 +3,8 @@ export type Row = 'fwd' | 'newton' | 'anderson' | 'conv';
 
 export interface RowSpec {
   model: 'mlp' | 'mlp-newton' | 'conv';
-  deq: Record<string, unknown>;
+  /** Overrides of the model's solver defaults, as `deq train`'s flags set them. */
+  deq: { solver?: 'forward'; backward?: 'unrolled'; maxIter?: number };
   batch: number;
   evalBatch: number;
   optimizer: 'sgd' | 'adam';

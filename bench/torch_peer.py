@@ -383,7 +383,7 @@ def bench(a):
             model(xb).argmax(1)
             eval_times.append(time.perf_counter() - t0)
             eval_fwd.append(layer.fwd_iters)
-    timed = sorted(times[a.warmup:])
+    timed = sorted(times[min(a.warmup, len(times) - 1):])
     med = timed[len(timed) // 2]
     ev = sorted(eval_times)[len(eval_times) // 2] if eval_times else float('nan')
     return {
