@@ -9,22 +9,25 @@ import { type CellSource, cellSourceOf, shortHash } from '../train/cellSource.js
 import { readBytes, writeAtomic } from '../util/fs.js';
 import { ensureWritableDir } from '../util/outdir.js';
 
+/** The trained cell's file in the run folder unless --cell-out (train) or --out (export) names another. */
+export const TRAINED_CELL_FILE = 'trained-cell.onnx';
+
 export interface LoadedCell { source: CellSource; cell: OnnxCell; bytes: Uint8Array }
 
 /** Read and import a cell file; a message naming the problem (and the flag) when it cannot be used. */
-export async function readCellFile(file: string, inputs?: CellInputNames, flag = '--cell'): Promise<E.Either<string, LoadedCell>> {
+export async function readCellFile(file: string, inputs?: CellInputNames, hint = '--cell takes an .onnx file (--cell)', flags = inputs ? '--cell, --cell-inputs' : '--cell'): Promise<E.Either<string, LoadedCell>> {
   let bytes: Uint8Array;
   try {
     bytes = await readBytes(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return E.left(`cannot read the cell file ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : code ?? (e as Error).message}); ${flag} takes an .onnx file (${flag})`);
+    return E.left(`cannot read the cell file ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : code ?? (e as Error).message}); ${hint}`);
   }
   try {
     const { source, cell } = cellSourceOf(file, bytes, inputs);
     return E.right({ source, cell, bytes });
   } catch (e) {
-    if (e instanceof DeqError) return E.left(`${e.message} (${flag}${inputs ? ', --cell-inputs' : ''})`);
+    if (e instanceof DeqError) return E.left(`${e.message} (${flags})`);
     throw e;
   }
 }

@@ -10,7 +10,7 @@ import { prepareRunDir } from '../train/rundir.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { cellDeqPreset, type CellInputNames } from '../nn/onnxCell.js';
-import { checkCellOut, describeCell, describeCellModel, type LoadedCell, readCellFile, writeTrainedCell } from './cell.js';
+import { checkCellOut, describeCell, describeCellModel, type LoadedCell, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
 import { type CommandSpec, type Parsed } from './args.js';
 import { flagError } from './errors.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
@@ -46,8 +46,6 @@ export const MAX_ITER_LIMIT = 1000;
 /** The unrolled gradient copies the whole solve into the graph once per iteration. */
 export const UNROLLED_MAX_ITER = 100;
 const cores = availableParallelism();
-/** The trained cell's file in --out unless --cell-out names another. */
-export const TRAINED_CELL_FILE = 'trained-cell.onnx';
 
 export const trainSpec: CommandSpec = {
   name: 'train',

@@ -74,7 +74,8 @@ export function readOnnxCell(bytes: Uint8Array, opts: { inputs?: CellInputNames;
   }
   const sameShape = output.shape.length === z.shape.length && output.shape.every((d, i) => d === null || z.shape[i] === null || d === z.shape[i]);
   if (output.dtype !== z.dtype || !sameShape) {
-    throw new InputError(`${what}: its output ${output.name} is ${fmt(output)} but z (${z.name}) is ${fmt(z)}; a fixed-point cell returns a new z of z's shape and type`);
+    const how = matchedBy === 'position' ? '; z and x were taken by position (the first and second input): choose them by name' : '';
+    throw new InputError(`${what}: its output ${output.name} is ${fmt(output)} but z (${z.name}) is ${fmt(z)}; a fixed-point cell returns a new z of z's shape and type${how}`);
   }
   const apply = (zv: Value, xv: Value, weights: Readonly<Record<string, Value>>): Value => {
     const args: Value[] = [];
@@ -119,9 +120,10 @@ export function cellShapes(cell: OnnxCell, images: ImageShape): CellShapes {
       const axis = j + 1;
       const spatial = info.shape.length === 4 && axis >= 2;
       if (spatial && d !== null && d !== images.size) {
+        const hw = `${info.shape[2] ?? '?'}×${info.shape[3] ?? '?'}`;
         throw new InputError(
-          `${what}: ${role} (${info.name}) is ${fmt(info)}, images of ${info.shape[axis === 2 ? 2 : 3]}×${info.shape[axis === 2 ? 3 : 2]}` +
-            ` at axis ${axis}, but the data's images are ${images.channels}×${images.size}×${images.size}: export the cell at ${images.size}×${images.size}, or with dynamic height and width axes`,
+          `${what}: ${role} (${info.name}) is ${fmt(info)}, images of ${hw}, but the data's images are ${images.size}×${images.size}` +
+            ` (${images.channels} channel${images.channels === 1 ? '' : 's'}): export the cell at ${images.size}×${images.size}, or with dynamic height and width axes`,
         );
       }
       if (d !== null) return d;
