@@ -183,7 +183,10 @@ export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, im
       } as OnnxCellParams,
       state: {},
     }),
-    deqParts: (p, _s, images) => ({ cell: f, input: inject(p, images), cellParams: p.cell }),
+    deqParts: (p, _s, images) => {
+      const x = inject(p, images);
+      return { cell: f, input: x, cellParams: p.cell, z0: z0(x) };
+    },
     apply: (p, state, images) => {
       const x = inject(p, images);
       const { value, stats } = opts === false ? { value: f(z0(x), x, p.cell), stats: null } : fixedPoint(f, z0(x), [x, p.cell], opts);
