@@ -24,6 +24,7 @@ import { adam, makeTrainer } from '../src/train/index.js';
 import { relErr } from './helpers/gradcheck.js';
 import { tanhCellBytes } from './helpers/onnx-cell.js';
 import { writeIdxFolder } from './helpers/tiny-data.js';
+import { compareTrainedCell } from '../examples/trained-cell.js';
 
 const { onnx } = onnxProto;
 const fixture = (path: string) => fileURLToPath(new URL(`./fixtures/${path}`, import.meta.url));
@@ -148,6 +149,10 @@ describe('deq train --cell: a PyTorch-exported zoo cell on the digits', () => {
       const lib = await libraryCell(source, trained, [z, x]);
       expect(relErr(await ortRun(out, { z, x }), lib), `batch ${batch}`).toBeLessThan(1e-5);
     }
+    // the README's example makes the same comparison from the run folder
+    const compared = await compareTrainedCell(run);
+    expect(compared.map((c) => c.shape)).toEqual([[1, 16], [7, 16]]);
+    for (const c of compared) expect(c.relErr).toBeLessThan(1e-5);
   });
 
   const checker = onnxChecker();
