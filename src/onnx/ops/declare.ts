@@ -49,6 +49,8 @@ export interface InputDecl {
   readonly variadic?: boolean;
   /** Must be known at import time (a constant, an integer initializer or a folded shape computation). */
   readonly host?: boolean;
+  /** Only the input's type is read (CastLike's target): no derivative flows to it. */
+  readonly typeOnly?: boolean;
   /** Opsets that define the input, [first, last]. */
   readonly opsets?: readonly [number, number?];
 }
