@@ -109,7 +109,7 @@ describe('deq train --cell: a PyTorch-exported zoo cell on the digits', () => {
     expect(await refused('train', '--cell', other, '--resume', '--epochs', '2', '--out', run, ...QUICK))
       .toMatch(new RegExp(`^deq train: .*checkpoint\\.deq was trained on the cell ${cell} \\(sha256 [0-9a-f]{12}…\\), but ${other} has sha256 [0-9a-f]{12}…; resume with the same file, or write to another folder \\(--cell, --out\\)$`));
     expect(await refused('train', '--resume', '--epochs', '2', '--out', run, ...QUICK))
-      .toMatch(new RegExp(`was trained on the cell ${cell} \\(sha256 [0-9a-f]{12}…\\); resume with --cell ${cell}, or write to another folder`));
+      .toMatch(new RegExp(`was trained on the cell ${cell} \\(sha256 [0-9a-f]{12}…\\); resume with that cell file, or write to another folder`));
     const r = await deq('train', '--cell', cell, '--resume', '--epochs', '2', '--out', run, ...QUICK);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('after epoch 1');

@@ -98,7 +98,7 @@ function cellMismatch(saved: TrainConfig, config: TrainConfig, path: string): Se
   const was = saved.cell;
   const now = config.cell;
   if (!was && !now) return undefined;
-  if (was && !now) return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was.file} (sha256 ${shortHash(was.sha256)}…); resume with --cell ${was.file}, or write to another folder`);
+  if (was && !now) return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was.file} (sha256 ${shortHash(was.sha256)}…); resume with that cell file, or write to another folder`);
   if (!was && now) return new SettingError(['cell', 'outDir'], `${path} was trained with model ${saved.model}, not a cell; resume without a cell, or write to another folder`);
   if (was!.sha256 !== now!.sha256) {
     return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was!.file} (sha256 ${shortHash(was!.sha256)}…), but ${now!.file} has sha256 ${shortHash(now!.sha256)}…; resume with the same file, or write to another folder`);
