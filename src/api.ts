@@ -30,6 +30,7 @@ export { setRuntimeDefaults, type RuntimeOptions, type RuntimeName, type LogLeve
 export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
 export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';
+export { replaceInitializers } from './onnx/initializers.js';
 export type { TensorInfo } from './onnx/proto.js';
 
 export * as nn from './nn/index.js';

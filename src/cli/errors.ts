@@ -5,7 +5,7 @@ const FLAG_OF: Record<SettingName, string | undefined> = {
   model: '--model', deq: undefined, optimizer: '--optimizer', schedule: '--schedule', lr: '--lr',
   weightDecay: '--weight-decay', clipNorm: '--clip-norm', augment: '--augment', epochs: '--epochs',
   batchSize: '--batch', evalBatchSize: undefined, seed: '--seed', trainLimit: '--train-limit',
-  testLimit: '--test-limit', dataSpec: '--data', outDir: '--out', resume: '--resume', overwrite: '--overwrite',
+  testLimit: '--test-limit', dataSpec: '--data', outDir: '--out', resume: '--resume', overwrite: '--overwrite', cell: '--cell',
 };
 
 /** One line for an error: flags named after a setting error, the fix spelt out for a damaged checkpoint. */

@@ -8,6 +8,9 @@ import { loadData } from '../train/data.js';
 import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, validateConfig, CHECKPOINT_FILE } from '../train/run.js';
 import { prepareRunDir } from '../train/rundir.js';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { cellDeqPreset, type CellInputNames } from '../nn/onnxCell.js';
+import { checkCellOut, describeCell, describeCellModel, type LoadedCell, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
 import { type CommandSpec, type Parsed } from './args.js';
 import { flagError } from './errors.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
@@ -50,6 +53,9 @@ export const trainSpec: CommandSpec = {
   usage: 'deq train [options]',
   flags: [
     { name: 'model', kind: 'string', choices: modelNames, default: 'mlp', help: 'mlp: Linear → DEQ(tanh cell) → Linear; mlp-newton: the same solved by Newton; conv: Conv → BatchNorm → DEQ(ResNet cell) → BatchNorm → AvgPool → Linear' },
+    { name: 'cell', kind: 'string', value: 'FILE', help: 'train a DEQ whose cell f(z, x) is the graph in this .onnx file (instead of --model): the injection (Linear, or Conv for image-shaped x) and the head fit its declared shapes, and every float initializer of the file is trained' },
+    { name: 'cell-inputs', kind: 'string', value: 'Z,X', help: "the names of the cell file's inputs that are z and x (default: the inputs named z and x, else the first and the second)" },
+    { name: 'cell-out', kind: 'string', value: 'FILE', help: `where the trained cell is written after training, as .onnx with the source file's names, opset, graph and dynamic axes (default: --out's ${TRAINED_CELL_FILE})` },
     { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: anderson; newton for mlp-newton; newtonKrylov solves each Newton step by GMRES on JVPs, much cheaper than the dense Jacobian)' },
     { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: `gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations (unrolled: --max-iter at most ${UNROLLED_MAX_ITER})` },
     { name: 'phantom-steps', kind: 'int', min: 1, max: 100, value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
@@ -81,15 +87,41 @@ export const trainSpec: CommandSpec = {
     "deq train --optimizer sgd --schedule step --epochs 10 --augment 0   # the tutorial's recipe",
     'deq train --data /usr/share/datasets/fashion-mnist --epochs 3',
     'deq train --out deq-run --resume --epochs 20',
+    'deq train --cell my-cell.onnx --epochs 3 --out cell-run   # a cell from PyTorch; trained cell → cell-run/trained-cell.onnx',
+    'deq train --cell my-cell.onnx --cell-inputs h,u --cell-out trained.onnx',
   ],
 };
 
-interface TrainSetup { config: TrainConfig; runtime: RuntimeOptions; data: string; out: string; resume: boolean; overwrite: boolean }
+interface CellFlags { file: string; inputs?: CellInputNames; out?: string }
+interface TrainSetup { config: TrainConfig; runtime: RuntimeOptions; data: string; out: string; resume: boolean; overwrite: boolean; cell?: CellFlags }
+
+/** --cell, --cell-inputs and --cell-out, checked together. */
+function cellFlags(f: Parsed): E.Either<string, CellFlags | undefined> {
+  const file = f.cell as string | undefined;
+  if (file === undefined) {
+    const stray = ['cell-inputs', 'cell-out'].find((k) => f[k] !== undefined);
+    return stray ? E.left(`--${stray} only applies with --cell FILE`) : E.right(undefined);
+  }
+  if (f.model !== undefined) return E.left('--cell and --model exclude each other: --cell FILE trains a DEQ on the cell in FILE; drop one');
+  let inputs: CellInputNames | undefined;
+  const names = f['cell-inputs'] as string | undefined;
+  if (names !== undefined) {
+    const parts = names.split(',').map((n) => n.trim());
+    if (parts.length !== 2 || parts.some((n) => n === '')) return E.left(`--cell-inputs takes two input names, z's then x's, separated by a comma (e.g. --cell-inputs z,x); got '${names}'`);
+    if (parts[0] === parts[1]) return E.left(`--cell-inputs names ${parts[0]} for both z and x; z and x are two different inputs`);
+    inputs = { z: parts[0]!, x: parts[1]! };
+  }
+  return E.right({ file, inputs, out: f['cell-out'] as string | undefined });
+}
 
 /** Flags → a training configuration and runtime options; every setting is checked here, before anything loads. */
 export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup> {
   const fail = (msg: string) => E.left(new InputError(`deq train: ${msg}`));
-  const model = (f.model as ModelName | undefined) ?? TRAIN_DEFAULTS.model;
+  const cellFlag = cellFlags(f);
+  if (E.isLeft(cellFlag)) return fail(cellFlag.left);
+  const cell = cellFlag.right;
+  const model: ModelName | 'cell' = cell ? 'cell' : (f.model as ModelName | undefined) ?? TRAIN_DEFAULTS.model;
+  const preset: FixedPointOptions = model === 'cell' ? {} : deqPresets[model];
   const optimizer = (f.optimizer as OptimizerName | undefined) ?? TRAIN_DEFAULTS.optimizer;
   const backwardFlag = (f.backward as string | undefined) ?? 'implicit';
   const phantomSteps = (f['phantom-steps'] as number | undefined) ?? 5;
@@ -101,7 +133,7 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
     maxIter: f['max-iter'] as number | undefined,
     backward,
   };
-  const maxIter = deq.maxIter ?? deqPresets[model].maxIter ?? SOLVE_DEFAULTS.maxIter;
+  const maxIter = deq.maxIter ?? preset.maxIter ?? SOLVE_DEFAULTS.maxIter;
   if (backward === 'unrolled' && maxIter > UNROLLED_MAX_ITER) {
     return fail(`--backward unrolled copies the solve into the graph once per iteration: --max-iter must be at most ${UNROLLED_MAX_ITER}, got ${maxIter}`);
   }
@@ -131,11 +163,11 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
   };
   const checked = validateConfig(config);
   if (E.isLeft(checked)) return fail(flagError(checked.left));
-  return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: f.resume === true, overwrite: f.overwrite === true });
+  return E.right({ config, runtime, data: (f.data as string | undefined) ?? 'mnist', out: (f.out as string | undefined) ?? TRAIN_DEFAULTS.out, resume: f.resume === true, overwrite: f.overwrite === true, cell });
 }
 
-const describeDeq = (model: ModelName, deq: FixedPointOptions): string => {
-  const d = { ...deqPresets[model], ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as FixedPointOptions;
+const describeDeq = (preset: FixedPointOptions, deq: FixedPointOptions): string => {
+  const d = { ...preset, ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as FixedPointOptions;
   const bw = typeof d.backward === 'object' ? `phantom(${d.backward.phantom})` : d.backward;
   return `solver ${d.solver} (tol ${d.tol}, max ${d.maxIter} iterations), backward ${bw}`;
 };
@@ -145,6 +177,19 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   if (E.isLeft(parsed)) { io.err(parsed.left.message); return 2; }
   const { config, runtime, data: dataSpec, out, resume, overwrite } = parsed.right;
   const t0 = performance.now();
+  let cell: LoadedCell | undefined;
+  let cellOut: string | undefined;
+  if (parsed.right.cell) {
+    const c = await readCellFile(parsed.right.cell.file, parsed.right.cell.inputs);
+    if (E.isLeft(c)) { io.err(`deq train: ${c.left}`); return 2; }
+    cell = c.right;
+    config.cell = cell.source;
+    const target = checkCellOut(parsed.right.cell.out ?? join(out, TRAINED_CELL_FILE), cell.source.file);
+    if (E.isLeft(target)) { io.err(`deq train: ${target.left}`); return 2; }
+    cellOut = target.right;
+    // image-shaped cells have kernels big enough to split, as the conv model's
+    if (flags.threads === undefined && cell.cell.z.shape.length === 4) runtime.intraOpNumThreads = cores;
+  }
   // the folder is made and test-written before anything loads, so no epoch is lost to it
   const dir = prepareRunDir(out, { resume, overwrite });
   if (E.isLeft(dir)) { io.err(`deq train: ${flagError(dir.left)}`); return 2; }
@@ -152,7 +197,19 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   if (E.isLeft(data)) { io.err(`deq train: ${flagError(data.left)}`); return 2; }
   const d = data.right;
   io.out(`data: ${d.source}: ${d.train.labels.shape[0]} train / ${d.test.labels.shape[0]} test images`);
-  io.out(`model: ${config.model}, ${config.deq === false ? 'explicit layer' : describeDeq(config.model, config.deq)}`);
+  const solve = config.deq === false ? 'explicit layer' : describeDeq(cell ? cellDeqPreset(cell.cell) : deqPresets[config.model as ModelName], config.deq);
+  if (cell) {
+    const [, channels, size] = d.train.images.shape as [number, number, number, number];
+    let layers: string;
+    try {
+      layers = describeCellModel(cell, { channels, size });
+    } catch (e) {
+      if (e instanceof InputError) { io.err(`deq train: ${e.message} (--cell)`); return 2; }
+      throw e;
+    }
+    io.out(describeCell(cell));
+    io.out(`model: ${layers}, ${solve}`);
+  } else io.out(`model: ${config.model}, ${solve}`);
   io.out(`training: ${config.optimizer} lr ${config.lr} (${config.schedule}${config.clipNorm ? `, clip ${config.clipNorm}` : ''}), ${config.epochs} epochs of batch ${config.batchSize}, seed ${config.seed}, onnxruntime-${runtime.runtime} [${runtime.executionProviders!.join(', ')}] → ${out}`);
   const result = await trainRun({ ...config, dataSpec } as TrainConfig, d, {
     outDir: out,
@@ -174,6 +231,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
     },
     onSkip: (epoch, batch, why) => io.err(`epoch ${epoch + 1} batch ${batch + 1}: skipped the update (${why}); params unchanged`),
     onEpoch: (m) => io.out(epochLine(m, config.epochs)),
+    cellBytes: cell?.bytes,
   })();
   if (E.isLeft(result)) { io.err(`deq train: ${flagError(result.left)}`); return result.left instanceof InputError ? 2 : 1; }
   const h = result.right.history;
@@ -181,5 +239,6 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   io.out(metricsTable(h));
   const last = h[h.length - 1];
   if (last) io.out(`\nfinal test error ${(last.testError * 100).toFixed(2)}% · ${((performance.now() - t0) / 1000).toFixed(1)} s in all · checkpoint ${out}/${CHECKPOINT_FILE}`);
+  if (cell && cellOut) io.out(await writeTrainedCell(cell, (result.right.params as { cell: unknown }).cell, cellOut));
   return 0;
 }

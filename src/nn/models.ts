@@ -34,6 +34,8 @@ export interface DeqParts {
   cell: (z: Value, x: Value, params: any) => Value;
   input: Value;
   cellParams: unknown;
+  /** Where the solve starts (default: zeros shaped like the input). */
+  z0?: Value;
 }
 
 export interface MlpConfig {

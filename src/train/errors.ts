@@ -9,7 +9,7 @@ import { InputError } from '../core/errors.js';
 export type SettingName =
   | 'model' | 'deq' | 'optimizer' | 'schedule' | 'lr' | 'weightDecay' | 'clipNorm' | 'augment' | 'epochs'
   | 'batchSize' | 'evalBatchSize' | 'seed' | 'trainLimit' | 'testLimit' | 'dataSpec'
-  | 'outDir' | 'resume' | 'overwrite';
+  | 'outDir' | 'resume' | 'overwrite' | 'cell';
 
 /** A setting (or a combination of them) that cannot work; `settings` names them. */
 export class SettingError extends InputError {

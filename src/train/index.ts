@@ -8,3 +8,4 @@ export * from './run.js';
 export * from './cifar.js';
 export * from './errors.js';
 export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';
+export { cellModelOf, cellSourceOf, sha256Hex, type CellSource } from './cellSource.js';

@@ -11,6 +11,7 @@ import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import type { FixedPointOptions } from '../solvers/index.js';
 import { makeModel, type ModelName } from '../nn/models.js';
+import { cellModelOf, type CellSource } from './cellSource.js';
 import { writeAtomic } from '../util/fs.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { SettingError, type SettingName } from './errors.js';
@@ -23,7 +24,9 @@ export type OptimizerName = 'adam' | 'sgd';
 export type ScheduleName = 'cosine' | 'step' | 'constant';
 
 export interface TrainConfig {
-  model: ModelName;
+  /** A built-in model, or 'cell': a DEQ on the .onnx cell that `cell` names (RunOptions.cellBytes holds its bytes). */
+  model: ModelName | 'cell';
+  cell?: CellSource;
   /** Overrides of the model's solver defaults, or false for an explicit layer in place of the DEQ. */
   deq: FixedPointOptions | false;
   optimizer: OptimizerName;
@@ -80,6 +83,8 @@ export interface RunOptions {
   onResume?: (epoch: number) => void;
   /** The execution provider that runs the training graph, known after its first compile. */
   onProvider?: (provider: string) => void;
+  /** The bytes of the .onnx file that config.cell names (their hash must match it). */
+  cellBytes?: Uint8Array;
 }
 
 export interface TrainResult {
@@ -122,6 +127,7 @@ export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConf
     [c.augment === undefined || (Number.isSafeInteger(c.augment) && c.augment >= 0), 'augment', `the augmentation shift must be 0 or a positive integer, got ${c.augment}`],
     [posInt(c.trainLimit), 'trainLimit', `the training sample limit must be a positive integer, got ${c.trainLimit}`],
     [posInt(c.testLimit), 'testLimit', `the test sample limit must be a positive integer, got ${c.testLimit}`],
+    [c.cell === undefined || c.model === 'cell', 'cell', `a cell source is given but the model is ${c.model}; set the model to 'cell'`],
   ];
   const bad = checks.find(([ok]) => !ok);
   return bad ? E.left(new SettingError([bad[1]], bad[2])) : E.right(c);
@@ -131,7 +137,9 @@ const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take
 
 async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
   const [, c, h] = data.train.images.shape as [number, number, number, number];
-  const model = makeModel(config.model, config.deq, { channels: c, size: h });
+  const model = config.model === 'cell'
+    ? cellModelOf(config.cell, opts.cellBytes, config.deq, { channels: c, size: h })
+    : makeModel(config.model, config.deq, { channels: c, size: h });
   const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
   const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm });
   const train = limit(data.train, config.trainLimit);
@@ -163,7 +171,7 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
     }
   }
 
-  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
+  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' || config.model === 'cell' ? config.batchSize : Math.max(config.batchSize, 500));
   let providerShown = false;
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     const t0 = performance.now();

@@ -10,6 +10,7 @@ import type { InputError } from '../core/errors.js';
 import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
 import { CheckpointError, SettingError } from './errors.js';
+import { shortHash } from './cellSource.js';
 import type { EpochMetrics, TrainConfig } from './run.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.deq';
@@ -57,6 +58,14 @@ export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfi
   if (config.dataSpec !== undefined && typeof config.dataSpec !== 'string') return `data ${JSON.stringify(config.dataSpec)} in its configuration`;
   if (!Number.isSafeInteger(config.seed) || (config.seed as number) < 0) return `seed ${JSON.stringify(config.seed)} in its configuration`;
   if (config.deq !== false && (typeof config.deq !== 'object' || config.deq === null || Array.isArray(config.deq))) return `solver settings ${JSON.stringify(config.deq)} in its configuration`;
+  if (config.model === 'cell' || config.cell !== undefined) {
+    const cell = config.cell as Record<string, unknown> | undefined;
+    const inputs = cell?.inputs as Record<string, unknown> | undefined;
+    const ok = config.model === 'cell' && typeof cell === 'object' && cell !== null && typeof cell.file === 'string' &&
+      typeof cell.sha256 === 'string' && /^[0-9a-f]{64}$/.test(cell.sha256) &&
+      typeof inputs === 'object' && inputs !== null && typeof inputs.z === 'string' && typeof inputs.x === 'string';
+    if (!ok) return `cell source ${JSON.stringify(config.cell)} for model ${JSON.stringify(config.model)} in its configuration`;
+  }
   if (!Array.isArray(meta.history)) return 'no epoch history';
   const history: EpochMetrics[] = [];
   for (const [i, h] of meta.history.entries()) {
@@ -84,10 +93,28 @@ export function readRunCheckpoint(path: string, config: TrainConfig, fresh: RunT
   return checkRun(ck.right, path, config, fresh);
 }
 
+/** A resume on another cell file (by content), with other z/x inputs, or with or without a cell where the run had the opposite. */
+function cellMismatch(saved: TrainConfig, config: TrainConfig, path: string): SettingError | undefined {
+  const was = saved.cell;
+  const now = config.cell;
+  if (!was && !now) return undefined;
+  if (was && !now) return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was.file} (sha256 ${shortHash(was.sha256)}…); resume with that cell file, or write to another folder`);
+  if (!was && now) return new SettingError(['cell', 'outDir'], `${path} was trained with model ${saved.model}, not a cell; resume without a cell, or write to another folder`);
+  if (was!.sha256 !== now!.sha256) {
+    return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was!.file} (sha256 ${shortHash(was!.sha256)}…), but ${now!.file} has sha256 ${shortHash(now!.sha256)}…; resume with the same file, or write to another folder`);
+  }
+  if (was!.inputs.z !== now!.inputs.z || was!.inputs.x !== now!.inputs.x) {
+    return new SettingError(['cell', 'outDir'], `${path} was trained with z = ${was!.inputs.z} and x = ${was!.inputs.x}, this run has z = ${now!.inputs.z} and x = ${now!.inputs.x}; resume with the same inputs, or write to another folder`);
+  }
+  return undefined;
+}
+
 function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
   const meta = readRunMeta(ck.meta);
   if (typeof meta === 'string') return E.left(new CheckpointError(path, meta));
   const saved = meta.config;
+  const mismatch = cellMismatch(saved, config, path);
+  if (mismatch) return E.left(mismatch);
   if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
     return E.left(new SettingError(['model', 'optimizer', 'outDir'], `${path} was trained with model ${saved.model} and optimizer ${saved.optimizer}; resume with the same ones or write to another folder`));
   }
