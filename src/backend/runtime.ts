@@ -21,6 +21,22 @@ export interface RuntimeOptions {
   /** Let idle intra-op threads spin (default false, for the same reason). */
   allowSpinning?: boolean;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Record onnxruntime's profile, to learn which execution provider ran each node
+   * (`session.endProfiling()`, `placementOf`). onnxruntime-web prints its profile (to the console
+   * in a browser, to standard output in Node) instead of returning it.
+   */
+  profile?: boolean;
+}
+
+/** Where onnxruntime ran one node of a session's (optimised) graph, from its profile. */
+export interface NodePlacement {
+  /** The node's name after graph optimisation (fused nodes get new names). */
+  node: string;
+  /** The kernel's op type, e.g. MatMul, FusedGemm, Loop. */
+  op: string;
+  /** The execution provider, short: cpu, webgpu, js (onnxruntime-web's JSEP WebGPU), cuda, ... */
+  provider: string;
 }
 
 export interface Session {
@@ -30,6 +46,11 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(inputs: readonly Tensor[]): Promise<Tensor[]>;
+  /**
+   * Stop profiling (sessions created with `profile: true`) and return onnxruntime's profile JSON:
+   * read back on onnxruntime-node; undefined on onnxruntime-web, which prints it instead.
+   */
+  endProfiling(): Promise<string | undefined>;
   /** onnxruntime's own run, for measuring the library's overhead. */
   readonly raw: { run(feeds: Record<string, unknown>): Promise<Record<string, unknown>> };
   release(): Promise<void>;
@@ -101,13 +122,21 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
         executionProviders: tryEps,
         graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
       };
+      const profile = o.profile ? await profileTarget(runtime) : undefined;
+      if (profile) Object.assign(sessionOpts, profile.options);
       if (runtime === 'node') {
         sessionOpts.intraOpNumThreads = o.intraOpNumThreads ?? 1;
         sessionOpts.interOpNumThreads = 1;
         sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
       }
-      const s = await ort.InferenceSession.create(model, sessionOpts);
-      return wrapSession(ort, s, runtime, tryEps[0]!);
+      let s: any;
+      try {
+        s = await ort.InferenceSession.create(model, sessionOpts);
+      } catch (e) {
+        await profile?.discard();
+        throw e;
+      }
+      return wrapSession(ort, s, runtime, tryEps[0]!, profile);
     } catch (e) {
       errors.push(`${tryEps[0]}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -123,7 +152,88 @@ function providerList(runtime: RuntimeName, eps: string[] | undefined): string[]
   return mapped.filter((e, i) => mapped.indexOf(e) === i);
 }
 
-function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): Session {
+/** Where a profiled session's profile goes: a fresh temporary folder on onnxruntime-node. */
+interface ProfileTarget {
+  options: Record<string, unknown>;
+  /** The profile written so far (after onnxruntime's endProfiling), or undefined when it prints it. */
+  read(): Promise<string | undefined>;
+  discard(): Promise<void>;
+}
+
+async function profileTarget(runtime: RuntimeName): Promise<ProfileTarget> {
+  if (runtime === 'web') return { options: { enableProfiling: true }, read: async () => undefined, discard: async () => {} };
+  // node: builtins behind dynamic imports, so that the browser bundle never loads them
+  const [{ mkdtemp, readdir, readFile, rm }, { tmpdir }, { join }] = await Promise.all([import('node:fs/promises'), import('node:os'), import('node:path')]);
+  const dir = await mkdtemp(join(tmpdir(), 'deq-onnx-profile-'));
+  return {
+    options: { enableProfiling: true, profileFilePrefix: join(dir, 'profile') },
+    async read() {
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+      const text = files.length ? await readFile(join(dir, files[0]!), 'utf8') : undefined;
+      await rm(dir, { recursive: true, force: true });
+      return text;
+    },
+    discard: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** onnxruntime's provider names, short: CPUExecutionProvider → cpu, WebGpuExecutionProvider → webgpu. */
+export function shortProvider(name: string): string {
+  const m = /^(.*)ExecutionProvider$/.exec(name);
+  return m ? m[1]!.toLowerCase() : name;
+}
+
+/**
+ * Which provider ran each node, from an onnxruntime profile (one JSON array, or several printed one
+ * after another): the "Node" events' op_name and provider, once per node name.
+ */
+export function placementOf(profile: string): NodePlacement[] {
+  const seen = new Map<string, NodePlacement>();
+  for (const events of profileArrays(profile)) {
+    for (const e of events) {
+      if (!e || typeof e !== 'object' || e.cat !== 'Node' || typeof e.name !== 'string') continue;
+      const args = e.args ?? {};
+      if (typeof args.provider !== 'string') continue;
+      const node = e.name.replace(/_(kernel_time|fence_before|fence_after)$/, '');
+      if (!seen.has(node)) seen.set(node, { node, op: String(args.op_name ?? '?'), provider: shortProvider(args.provider) });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The JSON arrays in a profile text: onnxruntime-web prints one per session, among other lines. */
+function profileArrays(text: string): any[][] {
+  const whole = tryParse(text.trim());
+  if (Array.isArray(whole)) return [whole];
+  const out: any[][] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() !== '[') continue;
+    const end = lines.findIndex((l, j) => j > i && l.trim() === ']');
+    if (end < 0) break;
+    const arr = tryParse(lines.slice(i, end + 1).join('\n'));
+    if (Array.isArray(arr)) out.push(arr);
+    i = end;
+  }
+  return out;
+}
+
+function tryParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, profile?: ProfileTarget): Session {
+  let profiling = profile !== undefined;
+  const endProfiling = async (): Promise<string | undefined> => {
+    if (!profiling) return undefined;
+    profiling = false;
+    await s.endProfiling();
+    return profile!.read();
+  };
   const inputNames: string[] = s.inputNames;
   const outputNames: string[] = s.outputNames;
   let lastInputs: Tensor[] | undefined;
@@ -146,6 +256,11 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): 
       }
       return s.run(lastFeeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])));
     },
-    release: () => s.release(),
+    endProfiling,
+    async release() {
+      // a profile left running is written when the session goes: end it here, in its folder
+      if (profiling) await endProfiling().catch(() => undefined);
+      await s.release();
+    },
   };
 }
