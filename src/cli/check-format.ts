@@ -49,9 +49,8 @@ export function parityTable(report: ParityReport, cellPath: string, inputsFrom: 
   lines.push('');
   const head = ['runtime', 'status', ...PARITY_COLUMNS.slice(0, 3).map((k) => HEAD[k]), 'iters', ...PARITY_COLUMNS.slice(3).map((k) => HEAD[k]), 'placement (nodes per provider)'];
   const rows = report.rows.map((r) => cells(r, report.tolerance));
-  // absent and error rows run their reason across the table: they do not widen the columns
-  const full = rows.filter((r) => r.length === head.length);
-  const widths = head.map((h, i) => Math.max(h.length, ...full.map((r) => r[i]!.length)));
+  // absent and error rows run their reason across the table: they widen only the runtime and status columns
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => i < 2 || r.length === head.length).map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(widths[i]!))).join('  ').trimEnd();
   lines.push(line(head));
   for (const r of rows) lines.push(line(r));
