@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import type { CellRun, ParityJob } from '../onnx/parity-job.js';
 import type { ParityRunner } from '../onnx/parity.js';
-import { decodeRun, encodeJob, type WireJob, type WireRun } from '../onnx/parity-wire.js';
+import { decodeRun, encodeJob, type WireJob, type WireRun, type WireTensor } from '../onnx/parity-wire.js';
 import type { ChildReply, ChildRequest } from './check-child.js';
 import { atRoot, fromSources, packageRoot } from './check-package.js';
 
@@ -102,14 +102,18 @@ export function nodeWebgpuRunner(): ParityRunner {
   };
 }
 
-interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; fallback: boolean }
+export interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; fallback: boolean }
 
 /** Chromium's launch flags: headless on a fresh profile, no network chatter, WebGPU on. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
 
-type Page = import('playwright-core').Page;
-type DeqCheckWindow = {
-  deqCheck: { run(j: WireJob, e: string[]): Promise<WireRun>; adapter(): Promise<AdapterInfo | { error: string }> };
+export type Page = import('playwright-core').Page;
+export type DeqCheckWindow = {
+  deqCheck: {
+    run(j: WireJob, e: string[]): Promise<WireRun>;
+    adapter(): Promise<AdapterInfo | { error: string }>;
+    trainStep(j: WireJob, e: string[], lr: number): Promise<{ loss: WireTensor; params: Record<string, WireTensor>; provider: string }>;
+  };
 };
 
 /** The browser, launched on first use: a page per onnxruntime-web build. */
@@ -126,7 +130,15 @@ interface Browser {
  * on the CPU), WebGPU with ort.webgpu (the C++ WebGPU provider; ort.all's JSEP kernels failed on a
  * broadcasting Mul of the solve graph here).
  */
-export function chromiumRunners(opts: { executable?: string } = {}): { wasm: ParityRunner; webgpu: ParityRunner; close(): Promise<void> } {
+export interface ChromiumRunners {
+  wasm: ParityRunner;
+  webgpu: ParityRunner;
+  /** The check page with this onnxruntime-web build (for other work in the same browser), or why there is none. */
+  page(build: 'all' | 'webgpu'): Promise<Page | { absent: string }>;
+  close(): Promise<void>;
+}
+
+export function chromiumRunners(opts: { executable?: string } = {}): ChromiumRunners {
   let started: Promise<Browser | { absent: string }> | undefined;
   const browser = () => (started ??= launch(opts.executable));
   const runOn = (eps: string[], build: 'all' | 'webgpu') => async (job: ParityJob): Promise<CellRun | { absent: string }> => {
@@ -143,6 +155,10 @@ export function chromiumRunners(opts: { executable?: string } = {}): { wasm: Par
     return { ...decodeRun(result), ...(device ? { device } : {}) };
   };
   return {
+    async page(build) {
+      const b = await browser();
+      return 'absent' in b ? b : b.page(build);
+    },
     wasm: { name: 'chromium-wasm', description: 'onnxruntime-web, wasm, in headless Chromium', run: runOn(['wasm'], 'all') },
     webgpu: { name: 'chromium-webgpu', description: 'onnxruntime-web, webgpu, in headless Chromium', run: runOn(['webgpu'], 'webgpu') },
     async close() {
