@@ -2,7 +2,7 @@
 import { PARITY_COLUMN_LABELS as HEAD, PARITY_COLUMNS, type ParityColumn, type ParityReport, type ParityRow, type PlacementSummary } from '../onnx/parity.js';
 const MAX_OPS = 8;
 
-const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
+const sci = (x: number) => (x === 0 ? '0' : Number.isFinite(x) ? x.toExponential(1) : String(x));
 /** A setting as written on the command line: 1e-5 rather than 0.00001. */
 const setting = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
 const shape = (s: readonly number[]) => `[${s.join(', ')}]`;

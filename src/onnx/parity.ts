@@ -16,7 +16,7 @@ import type { RuntimeOptions } from '../backend/runtime.js';
 import { jit } from '../transforms/jit.js';
 import * as np from '../np.js';
 import { importOnnx, type ImportedModel } from './import.js';
-import { castTensor, cellSignature, orderedInputs, runParityJob, type CellRun, type GraphPlacement, type ParityInputs, type ParityJob, type ParitySolve } from './parity-job.js';
+import { castTensor, cellSignature, orderedInputs, runParityJob, type CellRun, type GraphPlacement, type ParityInputs, type ParityJob, type ParitySolve, type RunHooks } from './parity-job.js';
 import { widenToFloat64 } from './widen.js';
 
 export type { CellRun, GraphPlacement, ParityInputs, ParityJob, ParitySolve } from './parity-job.js';
@@ -52,7 +52,7 @@ export const PARITY_TOLERANCE = { float32: 1e-4, float64: 1e-9 } as const;
 /** Solve settings of the checked runtimes, by dtype: tight enough that the solve error sits well inside the tolerance. */
 export const PARITY_SOLVE: Readonly<Record<'float32' | 'float64', ParitySolve>> = {
   float32: { solver: 'anderson', tol: 1e-5, maxIter: 100, backwardTol: 1e-5, backwardMaxIter: 100 },
-  float64: { solver: 'anderson', tol: 1e-10, maxIter: 200, backwardTol: 1e-10, backwardMaxIter: 200 },
+  float64: { solver: 'anderson', tol: 1e-11, maxIter: 200, backwardTol: 1e-11, backwardMaxIter: 200 },
 };
 /** The reference solves to float64 precision, so that its own solve error does not count against anyone. */
 const REFERENCE_TOL = 1e-12;
@@ -134,9 +134,11 @@ const CPU_PROVIDERS = new Set(['cpu', 'wasm']);
 
 /**
  * A runner in this process. onnxruntime-node's sessions are profiled (placement read back);
- * onnxruntime-web prints its profile instead, so its placement is only known for a CPU-only session.
+ * onnxruntime-web prints its profile instead: with `profile: true` and `hooks.printedProfile` (a
+ * page that records console.log) its placement is read too, else it is only known for a CPU-only
+ * session.
  */
-export function inProcessRunner(name: string, runtime: RuntimeOptions, description = name): ParityRunner {
+export function inProcessRunner(name: string, runtime: RuntimeOptions, description = name, hooks: RunHooks = {}): ParityRunner {
   const web = (runtime.runtime ?? 'node') === 'web';
   return {
     name,
@@ -148,7 +150,7 @@ export function inProcessRunner(name: string, runtime: RuntimeOptions, descripti
         const why = await probe(runtime);
         if (why) return { absent: why };
       }
-      return runParityJob(job, { ...runtime, profile: runtime.profile ?? !web });
+      return runParityJob(job, { ...runtime, profile: runtime.profile ?? !web }, hooks);
     },
   };
 }
