@@ -26,7 +26,7 @@ export {
   type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution,
 } from './solvers/index.js';
 
-export { setRuntimeDefaults, placementOf, type RuntimeOptions, type RuntimeName, type NodePlacement } from './backend/runtime.js';
+export { setRuntimeDefaults, placementOf, type RuntimeOptions, type RuntimeName, type LogLevel, type RunLimits, type IsolateOptions, type NodePlacement } from './backend/runtime.js';
 export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
 export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';

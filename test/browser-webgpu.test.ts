@@ -64,12 +64,12 @@ describe.skipIf(!chromium && !required)('WebGPU in headless Chromium (onnxruntim
     it('ran most nodes on WebGPU; the nodes that fell back are recorded (the Loop node itself stays on the CPU)', () => {
       const p = report.rows[0]!.placement!;
       expect(p.source).toBe('profile');
-      const fellBack = p.fallback.map((n) => `${n.graph}:${n.op}`);
+      const fellBack = p.fallback.map((n) => `${n.graph}:${n.opType}`);
       console.log(`chromium-webgpu placement: ${JSON.stringify(p.nodes)}, ${p.copies} copies; fell back: ${[...new Set(fellBack)].sort().join(', ')}`);
       expect(p.nodes.webgpu).toBeGreaterThan(0);
       expect(p.nodes.webgpu).toBeGreaterThan(p.nodes.cpu ?? 0);
-      expect(p.fallback.every((n) => n.provider === 'cpu')).toBe(true);
-      expect(p.fallback.filter((n) => n.graph === 'solve').map((n) => n.op)).toContain('Loop');
+      expect(p.fallback.every((n) => n.provider === 'CPUExecutionProvider')).toBe(true);
+      expect(p.fallback.filter((n) => n.graph === 'solve').map((n) => n.opType)).toContain('Loop');
       expect(p.ops.webgpu).toEqual(expect.arrayContaining(['Gemm', 'Sigmoid', 'Tanh']));
     });
   });

@@ -5,18 +5,9 @@ import { gzipSync } from 'node:zlib';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/index.js';
+import { idxBytes } from './helpers/tiny-data.js';
 import { batches, datasetFromIdx, loadBundledDigits, loadData, loadIdxFolder, parseIdx, type IdxArray } from '../src/train/data.js';
 
-/** An idx file: big-endian header (0, 0, type 0x08 = ubyte, rank, dims) then the bytes. */
-function idxBytes(dims: number[], values: number[]): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + values.length);
-  const v = new DataView(out.buffer);
-  out[2] = 0x08;
-  out[3] = dims.length;
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  out.set(values, 4 + 4 * dims.length);
-  return out;
-}
 
 const right = <A>(e: E.Either<Error, A>): A => {
   if (E.isLeft(e)) throw e.left;

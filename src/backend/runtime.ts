@@ -1,14 +1,25 @@
 /**
  * Runtimes: onnxruntime-node (cpu, cuda, webgpu, ...) and onnxruntime-web (wasm, webgpu).
  * Execution providers given as a list are tried in order; the session reports which one ran.
+ * onnxruntime's errors become OnnxErrors naming the failing node; its own log lines stay quiet
+ * unless `logLevel` asks for them; a session may run in its own process (`isolate`) so that a run
+ * can be stopped and its memory capped.
  */
 import type { DType } from '../core/dtype.js';
-import { OnnxError } from '../core/errors.js';
+import { InputError, OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
+import type { Attempt, IsolatedSession, IsolateOptions, RunLimits, WireTensor } from './isolate.js';
+import { nodePhrase, readOrtError } from './ort-errors.js';
+
+export type { IsolateOptions, RunLimits } from './isolate.js';
 
 export type RuntimeName = 'node' | 'web';
 
-export interface RuntimeOptions {
+/** onnxruntime's log severities, most verbose first. */
+export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+const LOG_LEVELS: readonly LogLevel[] = ['verbose', 'info', 'warning', 'error', 'fatal'];
+
+export interface RuntimeOptions extends RunLimits {
   /** 'node' (onnxruntime-node, default in Node) or 'web' (onnxruntime-web; wasm also works in Node). */
   runtime?: RuntimeName;
   /** Tried in order, e.g. ['cuda', 'cpu']; the first that loads runs. */
@@ -22,20 +33,34 @@ export interface RuntimeOptions {
   allowSpinning?: boolean;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
+   * onnxruntime's own log lines (printed to stderr, in colour): 'fatal' (the default) keeps them
+   * off the terminal, errors reach you as OnnxErrors anyway; 'warning' or 'verbose' shows them.
+   * The environment variable DEQ_ORT_LOG_LEVEL sets the default. onnxruntime-node fixes its
+   * process-wide logger (which reports, e.g., a CUDA provider that fails to load) at the first
+   * session, so set it before then (setRuntimeDefaults or the variable).
+   */
+  logLevel?: LogLevel;
+  /**
+   * Run the session in a child process (onnxruntime-node only). `timeoutMs` and `signal` (here as
+   * defaults for every run, or per run where the caller takes them) can then stop a run, and
+   * `maxMemoryMB` caps what it may allocate. An in-process run cannot be stopped.
+   */
+  isolate?: boolean | IsolateOptions;
+  /**
    * Record onnxruntime's profile, to learn which execution provider ran each node
    * (`session.endProfiling()`, `placementOf`). onnxruntime-web prints its profile (to the console
-   * in a browser, to standard output in Node) instead of returning it.
+   * in a browser, to standard output in Node) instead of returning it. In-process sessions only.
    */
   profile?: boolean;
 }
 
 /** Where onnxruntime ran one node of a session's (optimised) graph, from its profile. */
 export interface NodePlacement {
-  /** The node's name after graph optimisation (fused nodes get new names). */
+  /** The node's name after graph optimisation (a fused node is named after its fusion). */
   node: string;
   /** The kernel's op type, e.g. MatMul, FusedGemm, Loop. */
-  op: string;
-  /** The execution provider, short: cpu, webgpu, js (onnxruntime-web's JSEP WebGPU), cuda, ... */
+  opType: string;
+  /** onnxruntime's name for the provider: 'CPUExecutionProvider', 'WebGpuExecutionProvider', … */
   provider: string;
 }
 
@@ -45,13 +70,14 @@ export interface Session {
   readonly provider: string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(inputs: readonly Tensor[]): Promise<Tensor[]>;
+  /** Run; `limits` (with an isolated session only) add to the session's own timeoutMs and signal. */
+  run(inputs: readonly Tensor[], limits?: RunLimits): Promise<Tensor[]>;
   /**
    * Stop profiling (sessions created with `profile: true`) and return onnxruntime's profile JSON:
    * read back on onnxruntime-node; undefined on onnxruntime-web, which prints it instead.
    */
   endProfiling(): Promise<string | undefined>;
-  /** onnxruntime's own run, for measuring the library's overhead. */
+  /** onnxruntime's own run, for measuring the library's overhead (in-process sessions). */
   readonly raw: { run(feeds: Record<string, unknown>): Promise<Record<string, unknown>> };
   release(): Promise<void>;
 }
@@ -67,17 +93,31 @@ type Ort = typeof import('onnxruntime-common') & { env: any; InferenceSession: a
 
 const ortCache = new Map<RuntimeName, Promise<Ort>>();
 
-async function loadOrt(name: RuntimeName): Promise<Ort> {
+/** The level asked for, else DEQ_ORT_LOG_LEVEL, else 'fatal'. */
+function logLevelOf(o: RuntimeOptions): LogLevel {
+  const env = (typeof process !== 'undefined' && process.env?.DEQ_ORT_LOG_LEVEL) || undefined;
+  const level = o.logLevel ?? env ?? 'fatal';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new InputError(`logLevel ${o.logLevel !== undefined ? '' : '(from DEQ_ORT_LOG_LEVEL) '}must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
+  }
+  return level as LogLevel;
+}
+
+async function loadOrt(name: RuntimeName, level: LogLevel): Promise<Ort> {
   let p = ortCache.get(name);
   if (!p) {
     p = (async () => {
       if (name === 'node') {
         const specifier = 'onnxruntime-node';
-        return (await import(/* @vite-ignore */ specifier)) as Ort;
+        const ort = (await import(/* @vite-ignore */ specifier)) as Ort;
+        // read once, when the first session initialises onnxruntime's process-wide logger
+        ort.env.logLevel = level;
+        return ort;
       }
       const ort = (await import('onnxruntime-web')) as unknown as Ort;
       const m = (ort as any).default ?? ort;
       if (typeof process !== 'undefined' && process.versions?.node) m.env.wasm.numThreads = 1;
+      m.env.logLevel = level;
       return m as Ort;
     })();
     ortCache.set(name, p);
@@ -109,39 +149,85 @@ export function fromOrt(x: any): Tensor {
   return new Tensor(dtype, x.dims.map(Number), x.data);
 }
 
-export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}): Promise<Session> {
+/**
+ * Create a session for a model's bytes; `what` names the model in errors. onnxruntime's failures
+ * are OnnxErrors with a plain reason (the original error is the `cause`).
+ */
+export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}, what = 'the model'): Promise<Session> {
   const o = { ...defaults, ...opts };
   const runtime = o.runtime ?? 'node';
-  const ort = await loadOrt(runtime);
+  const level = logLevelOf(o);
   const eps = providerList(runtime, o.executionProviders);
-  const errors: string[] = [];
-  for (let i = 0; i < eps.length; i++) {
-    const tryEps = eps.slice(i);
+  const attempts: Attempt[] = eps.map((provider, i) => ({ provider, options: sessionOptions(runtime, o, eps.slice(i), level) }));
+  const sessionLimits: RunLimits = { timeoutMs: o.timeoutMs, signal: o.signal };
+  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
+    throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${o.timeoutMs}`);
+  }
+  if (o.isolate && o.profile) throw new InputError('profile needs an in-process session: leave out isolate to profile');
+  if (o.isolate) {
+    if (runtime !== 'node') throw new InputError("isolate runs onnxruntime-node in a child process; it needs runtime: 'node'");
+    const { startIsolated, IsolatedCreateError } = await import('./isolate.js');
     try {
-      const sessionOpts: Record<string, unknown> = {
-        executionProviders: tryEps,
-        graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
-      };
-      const profile = o.profile ? await profileTarget(runtime) : undefined;
-      if (profile) Object.assign(sessionOpts, profile.options);
-      if (runtime === 'node') {
-        sessionOpts.intraOpNumThreads = o.intraOpNumThreads ?? 1;
-        sessionOpts.interOpNumThreads = 1;
-        sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
-      }
-      let s: any;
-      try {
-        s = await ort.InferenceSession.create(model, sessionOpts);
-      } catch (e) {
-        await profile?.discard();
-        throw e;
-      }
-      return wrapSession(ort, s, runtime, tryEps[0]!, profile);
+      const iso = await startIsolated({ model, attempts, logLevel: level, verbose: level !== 'fatal', isolate: o.isolate === true ? {} : o.isolate, what });
+      return isolatedSession(iso, sessionLimits, what);
     } catch (e) {
-      errors.push(`${tryEps[0]}: ${(e as Error).message.split('\n')[0]}`);
+      if (e instanceof IsolatedCreateError) throw creationError(runtime, e.failures, what, e);
+      throw e;
     }
   }
-  throw new OnnxError(`could not create an onnxruntime-${runtime} session with any of [${eps.join(', ')}]: ${errors.join('; ')}`);
+  if (o.timeoutMs !== undefined || o.signal) throw inProcessLimitsError();
+  const ort = await loadOrt(runtime, level);
+  const profile = o.profile ? await profileTarget(runtime) : undefined;
+  const failures: { provider: string; message: string }[] = [];
+  const causes: unknown[] = [];
+  for (const a of attempts) {
+    try {
+      const s = await ort.InferenceSession.create(model, { ...a.options, ...profile?.options });
+      return wrapSession(ort, s, runtime, a.provider, what, profile);
+    } catch (e) {
+      failures.push({ provider: a.provider, message: (e as Error)?.message ?? String(e) });
+      causes.push(e);
+    }
+  }
+  await profile?.discard();
+  throw creationError(runtime, failures, what, causes.length === 1 ? causes[0] : causes);
+}
+
+function sessionOptions(runtime: RuntimeName, o: RuntimeOptions, eps: string[], level: LogLevel): Record<string, unknown> {
+  const sessionOpts: Record<string, unknown> = {
+    executionProviders: eps,
+    graphOptimizationLevel: o.graphOptimizationLevel ?? 'all',
+    logSeverityLevel: LOG_LEVELS.indexOf(level),
+  };
+  if (runtime === 'node') {
+    sessionOpts.intraOpNumThreads = o.intraOpNumThreads ?? 1;
+    sessionOpts.interOpNumThreads = 1;
+    sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
+  }
+  return sessionOpts;
+}
+
+function creationError(runtime: RuntimeName, failures: { provider: string; message: string }[], what: string, cause: unknown): OnnxError {
+  const reasons = failures.map(({ provider, message }) => {
+    const f = readOrtError(message);
+    return `${provider}: ${f.node ? `${nodePhrase(f.node)}: ` : ''}${f.reason}`;
+  });
+  return new OnnxError(`${what}: onnxruntime-${runtime} could not create a session with any of [${failures.map((f) => f.provider).join(', ')}]: ${reasons.join('; ')}`, { cause });
+}
+
+/** A failure during a run, as an OnnxError naming the node onnxruntime names. */
+function runError(e: unknown, what: string): OnnxError {
+  if (e instanceof OnnxError || e instanceof InputError) return e;
+  const f = readOrtError((e as Error)?.message ?? String(e));
+  const where = f.node ? `${nodePhrase(f.node)} failed` : 'the run failed';
+  return new OnnxError(`${what}: ${where} in onnxruntime: ${f.reason}`, { cause: e });
+}
+
+function inProcessLimitsError(): InputError {
+  return new InputError(
+    'timeoutMs and signal need isolate: true. onnxruntime-node runs a session synchronously on the calling thread and has no way to stop a run, ' +
+      'so a stoppable run happens in a child process: pass isolate: true (or { maxMemoryMB }) with them.',
+  );
 }
 
 /** The EPs to try: onnxruntime-web calls its CPU provider 'wasm', so 'cpu' is accepted there too. */
@@ -195,7 +281,7 @@ export function placementOf(profile: string): NodePlacement[] {
       const args = e.args ?? {};
       if (typeof args.provider !== 'string') continue;
       const node = e.name.replace(/_(kernel_time|fence_before|fence_after)$/, '');
-      if (!seen.has(node)) seen.set(node, { node, op: String(args.op_name ?? '?'), provider: shortProvider(args.provider) });
+      if (!seen.has(node)) seen.set(node, { node, opType: String(args.op_name ?? '?'), provider: args.provider });
     }
   }
   return [...seen.values()];
@@ -226,7 +312,7 @@ function tryParse(text: string): unknown {
   }
 }
 
-function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, profile?: ProfileTarget): Session {
+function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, what: string, profile?: ProfileTarget): Session {
   let profiling = profile !== undefined;
   const endProfiling = async (): Promise<string | undefined> => {
     if (!profiling) return undefined;
@@ -238,14 +324,18 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, p
   const outputNames: string[] = s.outputNames;
   let lastInputs: Tensor[] | undefined;
   let lastFeeds: Record<string, unknown> = {};
+  const failed = (e: unknown) => {
+    throw runError(e, what);
+  };
   return {
     runtime,
     provider,
     inputNames,
     outputNames,
     raw: s,
-    run(inputs) {
-      if (inputs.length !== inputNames.length) return Promise.reject(new OnnxError(`session takes ${inputNames.length} inputs, got ${inputs.length}`));
+    run(inputs, limits) {
+      if (limits && (limits.timeoutMs !== undefined || limits.signal)) return Promise.reject(inProcessLimitsError());
+      if (inputs.length !== inputNames.length) return Promise.reject(new OnnxError(`${what}: the session takes ${inputNames.length} inputs, got ${inputs.length}`));
       // the same host tensors as last time (a repeated call) reuse the same feeds
       let same = lastInputs !== undefined;
       for (let i = 0; same && i < inputs.length; i++) same = lastInputs![i] === inputs[i];
@@ -254,7 +344,7 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, p
         for (let i = 0; i < inputNames.length; i++) lastFeeds[inputNames[i]!] = ortTensorOf(ort, inputs[i]!);
         lastInputs = [...inputs];
       }
-      return s.run(lastFeeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])));
+      return s.run(lastFeeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])), failed);
     },
     endProfiling,
     async release() {
@@ -262,5 +352,37 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, p
       if (profiling) await endProfiling().catch(() => undefined);
       await s.release();
     },
+  };
+}
+
+/** A session in its own process: tensors are copied across, and runs can be stopped. */
+function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Session {
+  const { inputNames, outputNames } = iso;
+  return {
+    runtime: 'node',
+    provider: iso.provider,
+    inputNames,
+    outputNames,
+    raw: {
+      run: () => Promise.reject(new OnnxError(`${what}: raw runs are not available for a session in its own process`)),
+    },
+    async run(inputs, limits = {}) {
+      if (inputs.length !== inputNames.length) throw new OnnxError(`${what}: the session takes ${inputNames.length} inputs, got ${inputs.length}`);
+      const feeds: Record<string, WireTensor> = {};
+      inputs.forEach((t, i) => (feeds[inputNames[i]!] = { type: t.dtype, data: t.data, dims: t.shape }));
+      const timeouts = [own.timeoutMs, limits.timeoutMs].filter((x): x is number => x !== undefined);
+      const signals = [own.signal, limits.signal].filter((x): x is AbortSignal => x !== undefined);
+      try {
+        const out = await iso.run(feeds, {
+          timeoutMs: timeouts.length ? Math.min(...timeouts) : undefined,
+          signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+        });
+        return outputNames.map((n) => fromOrt(out[n]));
+      } catch (e) {
+        throw runError(e, what);
+      }
+    },
+    endProfiling: async () => undefined,
+    release: () => iso.release(),
   };
 }

@@ -1,7 +1,7 @@
 /** Typed errors. Programmer errors found while tracing throw at once; numerical outcomes are values (see solvers). */
 export class DeqError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

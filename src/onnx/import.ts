@@ -8,7 +8,7 @@ import { OnnxError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
-import { decodeModel, defaultOpset, describeModel, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './proto.js';
+import { decodeModel, defaultOpset, describeModel, fitsInfo, fmtInfoType, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './proto.js';
 import { inputsAt, onnxOps, runNode, specOf } from './import-ops.js';
 
 export interface ImportedModel {
@@ -36,6 +36,9 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
   const graph = model.graph!;
   const opset = defaultOpset(model);
   checkSupported(model, what);
+  if (graph.sparseInitializer?.length) {
+    throw new OnnxError(`${what}: sparse initializers (${graph.sparseInitializer.map((s) => s.values?.name).join(', ')}) are not imported; save them dense, or run the model with loadOnnx`);
+  }
   const { inputs, outputs } = describeModel(model, what);
   const initializers: Record<string, Tensor> = {};
   for (const t of graph.initializer ?? []) initializers[t.name ?? ''] = tensorFromProto(t, what);
@@ -73,7 +76,7 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
     return outputs.map((o) => {
       const v = env.get(o.name);
       if (!v) throw new OnnxError(`${what}: output ${o.name} is not computed by any node`);
-      return v;
+      return checkOutput(o, v, what);
     });
   };
   return { inputs, outputs, initializers, params, opset, fn: (...xs) => apply({}, ...xs), apply };
@@ -109,10 +112,15 @@ function checkSupported(model: ModelProto, what: string): void {
 
 function checkInput(info: TensorInfo, x: Value, what: string): Value {
   const a = avalOf(x);
-  const ok = a.dtype === info.dtype && a.shape.length === info.shape.length && info.shape.every((d, i) => d === null || d === a.shape[i]);
-  if (!ok) {
-    const want = `${info.dtype}[${info.shape.map((d) => d ?? '?').join(', ')}]`;
-    throw new OnnxError(`${what}: input ${info.name} must be ${want}, got ${a.dtype}[${a.shape.join(', ')}]`);
-  }
+  if (!fitsInfo(info, a.dtype, a.shape)) throw new OnnxError(`${what}: input ${info.name} must be ${fmtInfoType(info)}, got ${a.dtype}[${a.shape.join(', ')}]`);
   return x;
+}
+
+/** A computed graph output must be what the model declares: its dtype, and its static dims. */
+function checkOutput(info: TensorInfo, v: Value, what: string): Value {
+  const a = avalOf(v);
+  if (!fitsInfo(info, a.dtype, a.shape)) {
+    throw new OnnxError(`${what}: output ${info.name} is computed as ${a.dtype}[${a.shape.join(', ')}] but the model declares ${fmtInfoType(info)}`);
+  }
+  return v;
 }

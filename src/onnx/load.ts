@@ -1,12 +1,13 @@
 /**
- * Load an .onnx file as an onnxruntime session, checked by the library first: a truncated or
- * garbage file gives an OnnxError instead of a crash, and inputs are checked by name, shape and dtype.
+ * Load an .onnx file as an onnxruntime session, checked by the library first: a truncated,
+ * garbage or hostile file gives an OnnxError instead of a crash (see proto.ts and model-check.ts),
+ * onnxruntime runs the model exactly as it was checked, and inputs are checked by name, shape and dtype.
  */
 import { OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
+import { createSession, type RunLimits, type RuntimeOptions, type Session } from '../backend/runtime.js';
 import { readBytes } from '../util/fs.js';
-import { decodeModel, describeModel, type TensorInfo } from './proto.js';
+import { canonicalBytes, decodeModel, describeModel, fitsInfo, fmtInfoType, type TensorInfo } from './proto.js';
 
 /** A validated .onnx model with a session, run by input name. */
 export interface LoadedModel {
@@ -14,14 +15,21 @@ export interface LoadedModel {
   readonly outputs: readonly TensorInfo[];
   readonly opset: number;
   readonly session: Session;
-  /** Run with inputs by name (or positionally); returns outputs by name. Checks names, shapes and dtypes first. */
-  run(inputs: Record<string, Tensor> | readonly Tensor[]): Promise<Record<string, Tensor>>;
+  /**
+   * Run with inputs by name (or positionally); returns outputs by name. Checks names, shapes and
+   * dtypes first. `limits` (timeoutMs, signal) need a model loaded with `isolate`.
+   */
+  run(inputs: Record<string, Tensor> | readonly Tensor[], limits?: RunLimits): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
 /**
  * Load an .onnx file (path or bytes): the bytes are decoded and checked before onnxruntime sees
- * them, so a truncated or garbage file gives an OnnxError instead of a crash.
+ * them, so a truncated or garbage file gives an OnnxError instead of a crash. Refused: external
+ * data anywhere in the model, tensors whose declared size does not match their bytes (or exceeds
+ * 2 GiB), IR versions outside 3..13, opsets outside 1..26, graphs not in SSA form. onnxruntime gets
+ * the decoded model encoded again, so both read one model. For a model you do not trust, pass
+ * `isolate` (and `timeoutMs` or a `signal`): runs then happen in a child process that can be stopped.
  */
 export async function loadOnnx(source: string | Uint8Array, opts: RuntimeOptions = {}): Promise<LoadedModel> {
   const what = typeof source === 'string' ? source : 'model bytes';
@@ -33,12 +41,15 @@ export async function loadOnnx(source: string | Uint8Array, opts: RuntimeOptions
       throw new OnnxError(`loadOnnx: cannot read ${source}: ${(e as Error).message}`);
     }
   } else bytes = source;
-  const info = describeModel(decodeModel(bytes, what), what);
-  let session: Session;
+  const model = decodeModel(bytes, what);
+  const info = describeModel(model, what);
+  const session = await createSession(canonicalBytes(model), opts, what);
   try {
-    session = await createSession(bytes, opts);
+    sameNames('inputs', info.inputs, session.inputNames, what);
+    sameNames('outputs', info.outputs, session.outputNames, what);
   } catch (e) {
-    throw new OnnxError(`loadOnnx: onnxruntime rejected ${what}: ${(e as Error).message}`);
+    await session.release();
+    throw e;
   }
   const byName = new Map(info.inputs.map((x) => [x.name, x]));
   return {
@@ -46,15 +57,31 @@ export async function loadOnnx(source: string | Uint8Array, opts: RuntimeOptions
     outputs: info.outputs,
     opset: info.opset,
     session,
-    async run(inputs) {
+    async run(inputs, limits) {
       const ordered = Array.isArray(inputs) ? positional(info.inputs, inputs as readonly Tensor[], what) : named(byName, info.inputs, inputs as Record<string, Tensor>, what);
       ordered.forEach((t, i) => checkInput(info.inputs[i]!, t, what));
       const order = session.inputNames.map((n) => info.inputs.findIndex((x) => x.name === n));
-      const outs = await session.run(order.map((i) => ordered[i]!));
-      return Object.fromEntries(session.outputNames.map((n, i) => [n, outs[i]!]));
+      const outs = await session.run(order.map((i) => ordered[i]!), limits);
+      const byOut = Object.fromEntries(session.outputNames.map((n, i) => [n, outs[i]!]));
+      for (const o of info.outputs) {
+        const t = byOut[o.name]!;
+        if (!fitsInfo(o, t.dtype, t.shape)) {
+          throw new OnnxError(`${what}: onnxruntime computed output ${o.name} as ${t.dtype}[${t.shape.join(', ')}] but the model declares ${fmtInfoType(o)}`);
+        }
+      }
+      return byOut;
     },
     release: () => session.release(),
   };
+}
+
+/** onnxruntime must see the inputs and outputs the library decoded; any difference is refused. */
+function sameNames(kind: string, decoded: readonly TensorInfo[], reported: readonly string[], what: string): void {
+  const a = decoded.map((x) => x.name);
+  const same = a.length === reported.length && a.every((n) => reported.includes(n));
+  if (!same) {
+    throw new OnnxError(`${what}: the model's ${kind} read as [${a.join(', ')}] here but [${reported.join(', ')}] in onnxruntime; the file is damaged`);
+  }
 }
 
 function positional(infos: readonly TensorInfo[], xs: readonly Tensor[], what: string): Tensor[] {
@@ -80,12 +107,8 @@ function named(byName: Map<string, TensorInfo>, infos: readonly TensorInfo[], xs
 
 function checkInput(info: TensorInfo, t: Tensor, what: string): void {
   if (!(t instanceof Tensor)) throw new OnnxError(`${what}: input ${info.name} must be a Tensor, got ${typeof t}`);
-  const shapeOk = info.shape.length === t.shape.length && info.shape.every((d, i) => d === null || d === t.shape[i]);
-  if (!shapeOk || info.dtype !== t.dtype) {
-    throw new OnnxError(`${what}: input ${info.name} must be ${fmtType(info)}, got ${t.dtype}[${t.shape.join(', ')}]`);
-  }
+  if (!fitsInfo(info, t.dtype, t.shape)) throw new OnnxError(`${what}: input ${info.name} must be ${fmtInfoType(info)}, got ${t.dtype}[${t.shape.join(', ')}]`);
 }
 
-const fmtType = (x: TensorInfo) => `${x.dtype}[${x.shape.map((d) => d ?? '?').join(', ')}]`;
-const fmtInfo = (x: TensorInfo) => `${x.name}: ${fmtType(x)}`;
+const fmtInfo = (x: TensorInfo) => `${x.name}: ${fmtInfoType(x)}`;
 

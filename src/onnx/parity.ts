@@ -12,7 +12,7 @@ import type { DType } from '../core/dtype.js';
 import { InputError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import { Tensor, scalar } from '../core/tensor.js';
-import type { RuntimeOptions } from '../backend/runtime.js';
+import { shortProvider, type RuntimeOptions } from '../backend/runtime.js';
 import { jit } from '../transforms/jit.js';
 import * as np from '../np.js';
 import { importOnnx, type ImportedModel } from './import.js';
@@ -66,7 +66,7 @@ export const PARITY_COLUMN_LABELS: Readonly<Record<ParityColumn, string>> = { f:
 export interface PlacementSummary {
   /** 'profile': read from onnxruntime's profile; 'only provider': the session had one provider, so every node ran there. */
   source: 'profile' | 'only provider' | 'not recorded';
-  /** Nodes per provider (copies between devices, MemcpyToHost/FromHost, not counted). */
+  /** Nodes per provider, by short name: cpu, webgpu, js (JSEP), … (copies between devices, MemcpyToHost/FromHost, not counted). */
   nodes: Record<string, number>;
   /** The op types each provider ran, sorted. */
   ops: Record<string, string[]>;
@@ -246,10 +246,11 @@ export function summarisePlacement(run: Pick<CellRun, 'placement' | 'provider'>)
   const fallback: GraphPlacement[] = [];
   let copies = 0;
   for (const p of run.placement) {
-    if (COPY_OPS.has(p.op)) { copies++; continue; }
-    nodes[p.provider] = (nodes[p.provider] ?? 0) + 1;
-    (ops[p.provider] ??= new Set()).add(p.op);
-    if (!(PROFILE_NAMES[run.provider] ?? [run.provider]).includes(p.provider)) fallback.push(p);
+    if (COPY_OPS.has(p.opType)) { copies++; continue; }
+    const provider = shortProvider(p.provider);
+    nodes[provider] = (nodes[provider] ?? 0) + 1;
+    (ops[provider] ??= new Set()).add(p.opType);
+    if (!(PROFILE_NAMES[run.provider] ?? [run.provider]).includes(provider)) fallback.push(p);
   }
   return {
     source: 'profile',

@@ -1,11 +1,14 @@
 /**
  * Reading ONNX ModelProto bytes safely: decoding with onnx-proto, structural checks that catch
- * truncated or foreign files before onnxruntime sees them, and TensorProto → host Tensor.
+ * truncated, foreign or hostile files before onnxruntime sees them (model-check.ts), re-encoding
+ * what was checked, and TensorProto → host Tensor.
  */
 import onnxProto from 'onnx-proto';
 import { type DType, dtypeFromOnnx } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
 import { Tensor, sizeOf } from '../core/tensor.js';
+import { checkModel } from './model-check.js';
+import { checkTensor } from './tensor-check.js';
 
 const { onnx } = onnxProto;
 
@@ -21,6 +24,8 @@ export interface TensorInfo {
   name: string;
   shape: (number | null)[];
   dtype: DType;
+  /** True when the model declares no shape at all: any rank (`shape` is then empty). */
+  anyRank?: boolean;
 }
 
 /** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
@@ -30,7 +35,10 @@ export function toNumber(x: unknown): number {
   return Number(x);
 }
 
-/** Decode and structurally check a model; `what` names the source in errors. */
+/**
+ * Decode and check a model (versions, external data, declared sizes, graph structure; see
+ * model-check.ts); `what` names the source in errors.
+ */
 export function decodeModel(bytes: Uint8Array, what: string): ModelProto {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new OnnxError(`${what}: empty, not an ONNX model`);
   let m: ModelProto;
@@ -48,7 +56,18 @@ export function decodeModel(bytes: Uint8Array, what: string): ModelProto {
   for (const n of g.node ?? []) {
     if (!n.opType) throw new OnnxError(`${what}: a node without an op type: the file is damaged`);
   }
+  checkModel(m, what);
   return m;
+}
+
+/**
+ * The bytes of a decoded model, encoded again. onnxruntime gets these, not the file's own bytes:
+ * two protobuf parsers can read one damaged file differently (a field of the wrong wire type, a
+ * repeated message field), so the model that runs must be the one that was checked. Fields this
+ * decoder does not know (newer than ONNX IR 8) are dropped.
+ */
+export function canonicalBytes(m: ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(m).finish();
 }
 
 /** The default-domain opset version a model imports. */
@@ -66,8 +85,19 @@ export function valueInfoOf(v: { name?: string | null; type?: any }, what: strin
     name: v.name ?? '',
     dtype,
     shape: dims.map((d: any) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? toNumber(d.dimValue) : null)),
+    ...(tt.shape ? {} : { anyRank: true }),
   };
 }
+
+/** Whether a value of shape `shape` fits `info` (its dtype, rank and static dims). */
+export function fitsInfo(info: TensorInfo, dtype: DType, shape: readonly number[]): boolean {
+  if (dtype !== info.dtype) return false;
+  if (info.anyRank) return true;
+  return info.shape.length === shape.length && info.shape.every((d, i) => d === null || d === shape[i]);
+}
+
+/** `float32[2, ?]`, or `float32[any shape]`. */
+export const fmtInfoType = (x: TensorInfo): string => `${x.dtype}[${x.anyRank ? 'any shape' : x.shape.map((d) => d ?? '?').join(', ')}]`;
 
 /** Inputs (without initializers), outputs and opset of a decoded model. */
 export function describeModel(m: ModelProto, what: string): { inputs: TensorInfo[]; outputs: TensorInfo[]; opset: number } {
@@ -84,26 +114,20 @@ export function describeModel(m: ModelProto, what: string): { inputs: TensorInfo
 export function tensorFromProto(t: TensorProto, what: string): Tensor {
   const dtype = dtypeFromOnnx(t.dataType ?? 0);
   if (!dtype) throw new OnnxError(`${what}: tensor ${t.name} has ONNX data type ${t.dataType}, which is not supported (float32, float64, int64, int32, bool)`);
-  if (t.dataLocation === 1 || t.externalData?.length) {
-    throw new OnnxError(`${what}: tensor ${t.name} keeps its data in an external file; save the model with the data inside it`);
-  }
+  // external data, sizes and the bytes present are checked before anything is allocated
+  checkTensor({ tensor: t, where: 'in the model' }, what);
   const shape = (t.dims ?? []).map(toNumber);
   const size = sizeOf(shape);
   const out = new Tensor(dtype, shape);
   const raw = t.rawData;
   if (raw && raw.length) {
-    const need = size * out.data.BYTES_PER_ELEMENT;
-    if (raw.length !== need) throw new OnnxError(`${what}: tensor ${t.name} has ${raw.length} bytes of data, shape [${shape}] needs ${need}`);
     new Uint8Array(out.data.buffer).set(raw);
     return out;
   }
   const field: unknown[] =
     (dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data) ?? [];
-  if ((field?.length ?? 0) !== size) {
-    throw new OnnxError(`${what}: tensor ${t.name} has ${field?.length ?? 0} values, shape [${shape}] needs ${size}`);
-  }
   for (let i = 0; i < size; i++) {
-    if (dtype === 'int64') (out.data as BigInt64Array)[i] = BigInt(toNumber(field[i]));
+    if (dtype === 'int64') (out.data as BigInt64Array)[i] = BigInt(String(field[i])); // exact, beyond 2^53 too
     else (out.data as Float64Array)[i] = toNumber(field[i]);
   }
   return out;

@@ -77,7 +77,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
           outputNames: graph.outputs.map((_, i) => (i < nOut ? `out_${i}` : `tap_${i - nOut}`)),
           graphName: opts.name ?? (fn.name || 'jit'),
         }));
-        const session = await createSession(model, opts);
+        const session = await createSession(model, opts, `jit(${opts.name ?? (fn.name || 'anonymous')})`);
         return { graph, session, outDef, nOut, taps, model };
       })();
       cache.set(key, c);
