@@ -5,3 +5,4 @@ export * from './cells.js';
 export * from './deq.js';
 export * from './models.js';
 export * from './paramNorm.js';
+export * from './normalizedModel.js';
