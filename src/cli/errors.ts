@@ -6,6 +6,8 @@ const FLAG_OF: Record<SettingName, string | undefined> = {
   weightDecay: '--weight-decay', clipNorm: '--clip-norm', augment: '--augment', epochs: '--epochs',
   batchSize: '--batch', evalBatchSize: undefined, seed: '--seed', trainLimit: '--train-limit',
   testLimit: '--test-limit', dataSpec: '--data', outDir: '--out', resume: '--resume', overwrite: '--overwrite',
+  jacReg: '--jac-reg', jacRegFreq: '--jac-reg-freq', jacRegSamples: '--jac-reg-samples', normalize: '--weight-norm/--spectral-norm',
+  spectralScale: '--spectral-scale',
 };
 
 /** One line for an error: flags named after a setting error, the fix spelt out for a damaged checkpoint. */

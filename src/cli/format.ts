@@ -9,7 +9,8 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
   const skipped = m.skipped ? ` | skipped ${m.skipped} step${m.skipped > 1 ? 's' : ''}` : '';
   return (
     `Epoch ${String(m.epoch).padStart(String(epochs).length)}/${epochs} | ` +
-    `Train Error: ${f4(m.trainError)}, Loss: ${f4(m.trainLoss)}, FP Iters: ${f2(m.forwardIters)}, BP Iters: ${f2(m.backwardIters)} | ` +
+    `Train Error: ${f4(m.trainError)}, Loss: ${f4(m.trainLoss)}, FP Iters: ${f2(m.forwardIters)}, BP Iters: ${f2(m.backwardIters)}` +
+    `${m.jacPenalty !== undefined ? `, Jac: ${f4(m.jacPenalty)}` : ''} | ` +
     `Test Error: ${f4(m.testError)}, Loss: ${f4(m.testLoss)}, FP Iters: ${f2(m.testForwardIters)} | ${m.seconds.toFixed(1)} s${skipped}`
   );
 }
@@ -22,10 +23,11 @@ export function progressBar(epoch: number, epochs: number, done: number, total: 
 
 /** A plain-text table of every epoch's metrics. */
 export function metricsTable(history: readonly EpochMetrics[]): string {
-  const head = ['epoch', 'lr', 'train err', 'train loss', 'fwd it', 'bwd it', 'test err', 'test loss', 'test fwd it', 'skipped', 'seconds'];
+  const jac = history.some((m) => m.jacPenalty !== undefined);
+  const head = ['epoch', 'lr', 'train err', 'train loss', 'fwd it', 'bwd it', ...(jac ? ['jac'] : []), 'test err', 'test loss', 'test fwd it', 'skipped', 'seconds'];
   const rows = history.map((m) => [
     String(m.epoch), m.lr.toExponential(2), f4(m.trainError), f4(m.trainLoss), f2(m.forwardIters), f2(m.backwardIters),
-    f4(m.testError), f4(m.testLoss), f2(m.testForwardIters), String(m.skipped), m.seconds.toFixed(1),
+    ...(jac ? [f4(m.jacPenalty ?? NaN)] : []), f4(m.testError), f4(m.testLoss), f2(m.testForwardIters), String(m.skipped), m.seconds.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { deqPresets, makeModel, modelNames, type ModelName } from '../nn/models.js';
+import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
+import { buildModel } from '../train/model.js';
 import type { FixedPointOptions, SolverName } from '../solvers/index.js';
 import { writeAtomic } from '../util/fs.js';
 import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
@@ -72,7 +73,7 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const [, c, h] = x.shape as [number, number, number, number];
   const trainedDeq = config.deq === false ? {} : config.deq ?? {};
   if (!modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
-  const model = makeModel(modelName, trainedDeq, { channels: c, size: h });
+  const model = buildModel({ ...config, model: modelName, deq: trainedDeq }, { channels: c, size: h });
   const init = model.init(new Rng(config.seed ?? 0));
   for (const key of ['params', 'state'] as const) {
     const why = key in trees ? treeMismatch(trees[key], init[key], key) : null;

@@ -69,6 +69,12 @@ export const trainSpec: CommandSpec = {
     { name: 'runtime', kind: 'string', choices: ['node', 'web'], default: 'node', help: 'onnxruntime-node or onnxruntime-web (wasm)' },
     { name: 'ep', kind: 'string', choices: ['cpu', 'cuda', 'webgpu'], default: 'cpu', help: 'execution provider (falls back to cpu when it cannot load; the provider used is printed)' },
     { name: 'threads', kind: 'int', min: 1, max: 4 * cores, value: 'N', help: `onnxruntime intra-op threads, at most 4 per core of the ${cores} here (default: 1 for the MLPs, whose kernels are too small to split; every core for conv)` },
+    { name: 'jac-reg', kind: 'number', min: 0, max: 100, value: 'λ', help: 'add λ·‖∂f/∂z‖²_F per element of z* (Hutchinson estimate at the fixed point) to the loss, keeping the cell contractive (default: 0, off)' },
+    { name: 'jac-reg-freq', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'P', default: '1', help: 'share of steps that add the Jacobian term, chosen by a seeded draw per step (the others skip its cost)' },
+    { name: 'jac-reg-samples', kind: 'int', min: 1, max: 64, value: 'N', default: '1', help: 'Rademacher probe vectors per Jacobian estimate' },
+    { name: 'weight-norm', kind: 'bool', help: 'weight normalisation of the DEQ cell\'s weights: w = g·v/‖v‖ per output unit, gains trained' },
+    { name: 'spectral-norm', kind: 'bool', help: 'spectral normalisation of the DEQ cell\'s weights: W·scale/σ̂, σ̂ by one power iteration per step (its vectors kept in the checkpoint)' },
+    { name: 'spectral-scale', kind: 'number', min: 0, minExclusive: true, max: 10, value: 'X', default: '1', help: 'spectral norm of each normalised weight with --spectral-norm (below 1 makes the tanh cell a contraction)' },
     { name: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, value: 'N', default: String(TRAIN_DEFAULTS.seed), help: 'seed for initialisation and shuffling' },
     { name: 'out', kind: 'string', value: 'DIR', default: TRAIN_DEFAULTS.out, help: `folder for ${CHECKPOINT_FILE} and metrics.json, created and test-written before training` },
     { name: 'resume', kind: 'bool', help: 'continue from the checkpoint in --out' },
@@ -81,6 +87,8 @@ export const trainSpec: CommandSpec = {
     "deq train --optimizer sgd --schedule step --epochs 10 --augment 0   # the tutorial's recipe",
     'deq train --data /usr/share/datasets/fashion-mnist --epochs 3',
     'deq train --out deq-run --resume --epochs 20',
+    'deq train --jac-reg 1 --jac-reg-freq 0.5 --out jac-run',
+    'deq train --spectral-norm --spectral-scale 0.9 --out sn-run',
   ],
 };
 
@@ -106,6 +114,11 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
     return fail(`--backward unrolled copies the solve into the graph once per iteration: --max-iter must be at most ${UNROLLED_MAX_ITER}, got ${maxIter}`);
   }
   if (f.resume === true && f.overwrite === true) return fail('--resume and --overwrite exclude each other; choose one');
+  if (f['weight-norm'] === true && f['spectral-norm'] === true) return fail('--weight-norm and --spectral-norm exclude each other; choose one');
+  if (f['spectral-scale'] !== undefined && f['spectral-norm'] !== true) return fail('--spectral-scale only applies with --spectral-norm; add --spectral-norm');
+  if ((f['jac-reg-freq'] !== undefined || f['jac-reg-samples'] !== undefined) && !((f['jac-reg'] as number | undefined) ?? 0)) {
+    return fail(`--${f['jac-reg-freq'] !== undefined ? 'jac-reg-freq' : 'jac-reg-samples'} only applies with --jac-reg above 0; add --jac-reg λ`);
+  }
   const ep = (f.ep as string | undefined) ?? 'cpu';
   const runtimeName = (f.runtime as 'node' | 'web' | undefined) ?? 'node';
   const cpu = runtimeName === 'web' ? 'wasm' : 'cpu';
@@ -128,6 +141,13 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
     seed: (f.seed as number | undefined) ?? TRAIN_DEFAULTS.seed,
     trainLimit: f['train-limit'] as number | undefined,
     testLimit: f['test-limit'] as number | undefined,
+    ...((f['jac-reg'] as number | undefined) ? {
+      jacReg: f['jac-reg'] as number,
+      ...(f['jac-reg-freq'] !== undefined ? { jacRegFreq: f['jac-reg-freq'] as number } : {}),
+      ...(f['jac-reg-samples'] !== undefined ? { jacRegSamples: f['jac-reg-samples'] as number } : {}),
+    } : {}),
+    ...(f['weight-norm'] === true ? { normalize: 'weight' as const } : {}),
+    ...(f['spectral-norm'] === true ? { normalize: 'spectral' as const, ...(f['spectral-scale'] !== undefined ? { spectralScale: f['spectral-scale'] as number } : {}) } : {}),
   };
   const checked = validateConfig(config);
   if (E.isLeft(checked)) return fail(flagError(checked.left));
@@ -139,6 +159,10 @@ const describeDeq = (model: ModelName, deq: FixedPointOptions): string => {
   const bw = typeof d.backward === 'object' ? `phantom(${d.backward.phantom})` : d.backward;
   return `solver ${d.solver} (tol ${d.tol}, max ${d.maxIter} iterations), backward ${bw}`;
 };
+
+const describeRegularisation = (c: TrainConfig): string =>
+  (c.normalize === 'weight' ? ', weight-normalised cell' : c.normalize === 'spectral' ? `, spectrally normalised cell (scale ${c.spectralScale ?? 1})` : '') +
+  (c.jacReg ? `, Jacobian term λ ${c.jacReg}${c.jacRegFreq !== undefined && c.jacRegFreq < 1 ? ` on ${c.jacRegFreq * 100}% of steps` : ''}${(c.jacRegSamples ?? 1) > 1 ? `, ${c.jacRegSamples} probes` : ''}` : '');
 
 export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   const parsed = trainConfigFromFlags(flags);
@@ -152,7 +176,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   if (E.isLeft(data)) { io.err(`deq train: ${flagError(data.left)}`); return 2; }
   const d = data.right;
   io.out(`data: ${d.source}: ${d.train.labels.shape[0]} train / ${d.test.labels.shape[0]} test images`);
-  io.out(`model: ${config.model}, ${config.deq === false ? 'explicit layer' : describeDeq(config.model, config.deq)}`);
+  io.out(`model: ${config.model}, ${config.deq === false ? 'explicit layer' : describeDeq(config.model, config.deq)}${describeRegularisation(config)}`);
   io.out(`training: ${config.optimizer} lr ${config.lr} (${config.schedule}${config.clipNorm ? `, clip ${config.clipNorm}` : ''}), ${config.epochs} epochs of batch ${config.batchSize}, seed ${config.seed}, onnxruntime-${runtime.runtime} [${runtime.executionProviders!.join(', ')}] → ${out}`);
   const result = await trainRun({ ...config, dataSpec } as TrainConfig, d, {
     outDir: out,

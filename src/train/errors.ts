@@ -9,6 +9,7 @@ import { InputError } from '../core/errors.js';
 export type SettingName =
   | 'model' | 'deq' | 'optimizer' | 'schedule' | 'lr' | 'weightDecay' | 'clipNorm' | 'augment' | 'epochs'
   | 'batchSize' | 'evalBatchSize' | 'seed' | 'trainLimit' | 'testLimit' | 'dataSpec'
+  | 'jacReg' | 'jacRegFreq' | 'jacRegSamples' | 'normalize' | 'spectralScale'
   | 'outDir' | 'resume' | 'overwrite';
 
 /** A setting (or a combination of them) that cannot work; `settings` names them. */

@@ -9,8 +9,9 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { DeqError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
-import type { FixedPointOptions } from '../solvers/index.js';
-import { makeModel, type ModelName } from '../nn/models.js';
+import { jacobianNoise } from '../solvers/index.js';
+import type { Tensor } from '../core/tensor.js';
+import { buildModel, type ModelSettings, normalizationNames } from './model.js';
 import { writeAtomic } from '../util/fs.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { SettingError, type SettingName } from './errors.js';
@@ -22,10 +23,7 @@ import { makeTrainer, type StepReport } from './step.js';
 export type OptimizerName = 'adam' | 'sgd';
 export type ScheduleName = 'cosine' | 'step' | 'constant';
 
-export interface TrainConfig {
-  model: ModelName;
-  /** Overrides of the model's solver defaults, or false for an explicit layer in place of the DEQ. */
-  deq: FixedPointOptions | false;
+export interface TrainConfig extends ModelSettings {
   optimizer: OptimizerName;
   schedule: ScheduleName;
   lr: number;
@@ -45,6 +43,12 @@ export interface TrainConfig {
   testLimit?: number;
   /** How the data was named (`mnist` or a folder), kept in the checkpoint so tools can reload it. */
   dataSpec?: string;
+  /** λ of the Jacobian term λ · ‖∂f/∂z‖²_F / N added to the loss (default 0: none). */
+  jacReg?: number;
+  /** The share of steps that add the Jacobian term, chosen by a seeded draw per step (default 1). */
+  jacRegFreq?: number;
+  /** Probe vectors per Jacobian estimate (default 1). */
+  jacRegSamples?: number;
 }
 
 export interface EpochMetrics {
@@ -61,6 +65,8 @@ export interface EpochMetrics {
   steps: number;
   skipped: number;
   unconverged: number;
+  /** Mean Jacobian penalty over the epoch's steps that applied it (only with jacReg; NaN when none did). */
+  jacPenalty?: number;
 }
 
 export interface BatchProgress { epoch: number; batch: number; batches: number; loss: number; report: StepReport }
@@ -107,6 +113,13 @@ export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): Schedule {
 /** A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one. */
 const epochRng = (seed: number, epoch: number) => new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
 
+/**
+ * The generator of one step's Jacobian draw (whether the step applies the term, then its probes),
+ * a function of (seed, epoch, step) alone, so a resumed run draws exactly what an uninterrupted one does.
+ */
+export const jacobianStepRng = (seed: number, epoch: number, step: number) =>
+  new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ 0x5bd1e995) >>> 0);
+
 /** Settings that cannot work, each named; the first one found. */
 export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConfig> {
   const posInt = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v > 0);
@@ -122,6 +135,14 @@ export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConf
     [c.augment === undefined || (Number.isSafeInteger(c.augment) && c.augment >= 0), 'augment', `the augmentation shift must be 0 or a positive integer, got ${c.augment}`],
     [posInt(c.trainLimit), 'trainLimit', `the training sample limit must be a positive integer, got ${c.trainLimit}`],
     [posInt(c.testLimit), 'testLimit', `the test sample limit must be a positive integer, got ${c.testLimit}`],
+    [c.jacReg === undefined || (c.jacReg >= 0 && Number.isFinite(c.jacReg)), 'jacReg', `the Jacobian regularisation weight must be 0 or positive, got ${c.jacReg}`],
+    [c.jacRegFreq === undefined || (c.jacRegFreq > 0 && c.jacRegFreq <= 1), 'jacRegFreq', `the share of steps with the Jacobian term must be above 0 and at most 1, got ${c.jacRegFreq}`],
+    [c.jacRegFreq === undefined || (c.jacReg ?? 0) > 0, 'jacRegFreq', 'a share of steps with the Jacobian term needs a Jacobian weight above 0'],
+    [posInt(c.jacRegSamples), 'jacRegSamples', `the Jacobian probes per step must be a positive integer, got ${c.jacRegSamples}`],
+    [!(c.jacReg && c.deq === false), 'jacReg', 'Jacobian regularisation needs a DEQ layer; an explicit layer has no fixed point'],
+    [c.normalize === undefined || normalizationNames.includes(c.normalize), 'normalize', `the normalisation must be one of ${normalizationNames.join(', ')}, got ${JSON.stringify(c.normalize)}`],
+    [c.spectralScale === undefined || (c.spectralScale > 0 && Number.isFinite(c.spectralScale)), 'spectralScale', `the spectral scale must be a positive number, got ${c.spectralScale}`],
+    [c.spectralScale === undefined || c.normalize === 'spectral', 'spectralScale', 'a spectral scale needs spectral normalisation'],
   ];
   const bad = checks.find(([ok]) => !ok);
   return bad ? E.left(new SettingError([bad[1]], bad[2])) : E.right(c);
@@ -131,9 +152,10 @@ const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take
 
 async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
   const [, c, h] = data.train.images.shape as [number, number, number, number];
-  const model = makeModel(config.model, config.deq, { channels: c, size: h });
+  const model = buildModel(config, { channels: c, size: h });
   const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
-  const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm });
+  const jacReg = config.jacReg ?? 0;
+  const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm, jacobianWeight: jacReg });
   const train = limit(data.train, config.trainLimit);
   const test = limit(data.test, config.testLimit);
   if (sizeOfDataset(train) < config.batchSize) {
@@ -163,18 +185,27 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
     }
   }
 
+  let probeShape: number[] | undefined;
   const evalBatch = config.evalBatchSize ?? (config.model === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
   let providerShown = false;
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     const t0 = performance.now();
-    let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0;
+    let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0, jacSum = 0, jacN = 0;
     let lr = schedule(epoch * stepsPerEpoch, epoch);
     const shiftRng = epochRng(config.seed + 7919, epoch);
     for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
       const { y } = batch;
       const x = randomShift(batch.x, shiftRng, config.augment ?? 0);
       lr = schedule(epoch * stepsPerEpoch + b, epoch);
-      const r = await trainer.step(params, state, optState, x, y, lr);
+      let probes: Tensor | undefined;
+      if (jacReg > 0) {
+        const rng = jacobianStepRng(config.seed, epoch, b);
+        if (rng.next() < (config.jacRegFreq ?? 1)) {
+          probeShape ??= trainer.equilibriumShape(params, state, x);
+          probes = jacobianNoise(rng, probeShape, { samples: config.jacRegSamples ?? 1, dtype: x.dtype });
+        }
+      }
+      const r = await trainer.step(params, state, optState, x, y, lr, probes);
       if (!providerShown) {
         providerShown = true;
         opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
@@ -192,6 +223,7 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       }
       if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
       if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
+      if (rep.jacobianPenalty !== null && !rep.skipped) { jacSum += rep.jacobianPenalty; jacN++; }
       b++;
       opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
     }
@@ -202,6 +234,7 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
       testError: ev.error, testLoss: ev.loss, testForwardIters: ev.forwardIters,
       seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
+      ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN } : {}),
     };
     history.push(m);
     if (outDir !== undefined && ckPath) {
