@@ -1,6 +1,7 @@
 /** The `deq` command: dispatch to subcommands; every outcome is an exit code, never an uncaught throw. */
 import * as E from 'fp-ts/lib/Either.js';
 import { type CommandSpec, helpText, parseFlags, suggest, type Parsed } from './args.js';
+import { evalCommand, evalSpec } from './eval.js';
 import { exportCommand, exportSpec } from './export.js';
 import type { CliIo } from './io.js';
 import { plotCommand, plotSpec } from './plot.js';
@@ -8,6 +9,7 @@ import { trainCommand, trainSpec } from './train.js';
 
 const commands: { spec: CommandSpec; run: (f: Parsed, io: CliIo) => Promise<number> }[] = [
   { spec: trainSpec, run: trainCommand },
+  { spec: evalSpec, run: evalCommand },
   { spec: plotSpec, run: plotCommand },
   { spec: exportSpec, run: exportCommand },
 ];
@@ -23,6 +25,7 @@ export const mainHelp = (): string =>
     '',
     'Run deq <command> --help for its options. Quick start:',
     '  deq train            # MLP DEQ on the bundled MNIST digits, checkpoint in ./deq-run',
+    '  deq eval             # test error and per-sample solver iterations and residuals of the trained model',
     '  deq plot             # residual per iteration of the trained model → deq-run/residuals.{svg,png}',
     '  deq export           # cells and their VJP/JVP graphs → onnx-models/',
     '',

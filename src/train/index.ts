@@ -8,3 +8,5 @@ export * from './run.js';
 export * from './cifar.js';
 export * from './errors.js';
 export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';
+export * from './inference.js';
+export * from './model.js';
