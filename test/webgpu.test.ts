@@ -5,10 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { requireOrSkip } from './support/require.js';
 
 const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const available = existsSync(icd);
-if (!available) console.warn(`webgpu test skipped: ${icd} not found (apt-get install chromium)`);
+const available = requireOrSkip(icd, existsSync(icd), "apt-get install -y chromium: its SwiftShader Vulkan driver", 'the webgpu tests');
 
 describe.skipIf(!available)('webgpu execution provider (onnxruntime-node)', () => {
   it('runs a compiled fixed-point solve on webgpu and matches the cpu result', () => {
