@@ -20,7 +20,7 @@ describe('training the MLP DEQ end to end', () => {
     if (E.isLeft(first)) throw first.left;
     const [e1, e2] = first.right.history;
     expect(e2!.trainLoss).toBeLessThan(e1!.trainLoss);
-    expect(e2!.testError).toBeLessThan(0.5);
+    expect(e2!.valError).toBeLessThan(0.5);
     expect(e1!.forwardIters).toBeGreaterThan(1);
     expect(e1!.backwardIters).toBeGreaterThan(1);
     expect(skipped).toEqual([]);
