@@ -154,7 +154,8 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
   const validation = split.validation;
   const testSet = limit(data.test, config.testLimit);
   if (sizeOfDataset(train) < config.batchSize) {
-    throw new SettingError(['batchSize', 'trainLimit'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller batch size`);
+    const held = valSize ? ` (${valSize} more are held out for validation)` : '';
+    throw new SettingError(['batchSize', 'trainLimit', 'validation'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples${held}; use a smaller batch size`);
   }
   if (sizeOfDataset(testSet) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
   opts.onSplit?.({ train: sizeOfDataset(train), validation: valSize, test: sizeOfDataset(testSet) });
