@@ -51,17 +51,44 @@ function copyCheckout(to: string): void {
   }
 }
 
-interface LockEntry { dev?: boolean; [k: string]: unknown }
+interface LockEntry { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; [k: string]: unknown }
 
-/** A lockfile for a project that depends on the packed tarball alone. */
-function consumerLock(tarball: string, integrity: string, pkg: Record<string, unknown>): unknown {
+/**
+ * A lockfile for a project that depends on the packed tarball alone: the tarball, and the entries
+ * of this repository's lockfile that its declared dependencies reach (found as Node finds them:
+ * the nearest node_modules folder up from the package that needs them), so nothing undeclared
+ * is installed.
+ */
+function consumerLock(tarball: string, integrity: string, pkg: { dependencies?: Record<string, string>; [k: string]: unknown }): unknown {
   const repoLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const spec = `file:${tarball}`;
-  const packages: Record<string, unknown> = { '': { name: 'consumer', dependencies: { 'deq-onnx': spec } } };
-  for (const [path, entry] of Object.entries(repoLock.packages)) if (path !== '' && !entry.dev) packages[path] = entry;
-  packages['node_modules/deq-onnx'] = {
-    version: pkg.version, resolved: spec, integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines,
+  const packages: Record<string, unknown> = {
+    '': { name: 'consumer', dependencies: { 'deq-onnx': spec } },
+    'node_modules/deq-onnx': { version: pkg.version, resolved: spec, integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines },
   };
+  const find = (from: string, name: string): string | undefined => {
+    for (let dir = from; ; dir = dir.replace(/\/?node_modules\/(@[^/]+\/)?[^/]+$/, '')) {
+      const path = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      if (repoLock.packages[path]) return path;
+      if (!dir) return undefined;
+    }
+  };
+  const visit = (from: string, deps: Record<string, string> | undefined, optional: boolean) => {
+    for (const name of Object.keys(deps ?? {})) {
+      const path = find(from, name);
+      if (!path) {
+        if (optional) continue;
+        throw new Error(`package-lock.json has no ${name} for ${from || 'deq-onnx'}; run npm install`);
+      }
+      if (packages[path]) continue;
+      const entry = repoLock.packages[path]!;
+      packages[path] = entry;
+      visit(path, entry.dependencies, false);
+      visit(path, entry.optionalDependencies, true);
+    }
+  };
+  // deq-onnx's dependencies sit at the top, where a fresh install puts them
+  visit('', pkg.dependencies, false);
   return { name: 'consumer', lockfileVersion: 3, requires: true, packages };
 }
 
