@@ -30,6 +30,6 @@ export { setRuntimeDefaults, type RuntimeOptions, type RuntimeName } from './bac
 export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
 export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';
-export type { TensorInfo } from './onnx/proto.js';
+export type { TensorInfo } from './onnx/info.js';
 
 export * as nn from './nn/index.js';

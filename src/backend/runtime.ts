@@ -88,7 +88,8 @@ export function fromOrt(x: any): Tensor {
   return new Tensor(dtype, x.dims.map(Number), x.data);
 }
 
-export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}): Promise<Session> {
+/** `sessionOptions` go to onnxruntime as they are (e.g. enableProfiling), after the ones made from `opts`. */
+export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}, sessionOptions: Record<string, unknown> = {}): Promise<Session> {
   const o = { ...defaults, ...opts };
   const runtime = o.runtime ?? 'node';
   const ort = await loadOrt(runtime);
@@ -106,7 +107,7 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
         sessionOpts.interOpNumThreads = 1;
         sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
       }
-      const s = await ort.InferenceSession.create(model, sessionOpts);
+      const s = await ort.InferenceSession.create(model, { ...sessionOpts, ...sessionOptions });
       return wrapSession(ort, s, runtime, tryEps[0]!);
     } catch (e) {
       errors.push(`${tryEps[0]}: ${(e as Error).message.split('\n')[0]}`);
@@ -148,4 +149,49 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string): 
     },
     release: () => s.release(),
   };
+}
+
+/** Where one node ran, as onnxruntime's profiler recorded it. */
+export interface NodePlacement {
+  /** The node's name after graph optimisation (a fused node is named after its fusion). */
+  node: string;
+  opType: string;
+  /** onnxruntime's name for the provider: 'CPUExecutionProvider', 'WebGpuExecutionProvider', … */
+  provider: string;
+}
+
+/**
+ * Run a model once with onnxruntime's profiler on and report the execution provider of every node
+ * that ran, nodes inside Loop bodies included. A session's `provider` only names the first provider
+ * that loaded: onnxruntime still gives each node to the first provider in the list with a kernel
+ * for it, so this is where to see where the work went. onnxruntime-node only (onnxruntime-web
+ * writes no profile file).
+ */
+export async function nodePlacement(model: Uint8Array, inputs: readonly Tensor[], opts: RuntimeOptions = {}): Promise<{ provider: string; outputs: Tensor[]; nodes: NodePlacement[] }> {
+  if ((opts.runtime ?? defaults.runtime) === 'web') throw new OnnxError("nodePlacement: onnxruntime-web writes no profile; use runtime 'node'");
+  const [{ mkdtemp, readdir, readFile, rm }, { tmpdir }, { join }] = await Promise.all([import('node:fs/promises'), import('node:os'), import('node:path')]);
+  const dir = await mkdtemp(join(tmpdir(), 'deq-profile-'));
+  try {
+    const session = await createSession(model, opts, { enableProfiling: true, profileFilePrefix: join(dir, 'profile') });
+    let outputs: Tensor[];
+    try {
+      outputs = await session.run(inputs);
+      const raw: object = session.raw;
+      if ('endProfiling' in raw && typeof raw.endProfiling === 'function') raw.endProfiling();
+    } finally {
+      await session.release();
+    }
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    if (files.length !== 1) throw new OnnxError(`nodePlacement: expected one profile from onnxruntime, found ${files.length}`);
+    const events = JSON.parse(await readFile(join(dir, files[0]!), 'utf8')) as { cat?: string; name?: string; args?: { op_name?: string; provider?: string } }[];
+    const nodes = new Map<string, NodePlacement>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || !e.args?.provider) continue;
+      const node = e.name.slice(0, -'_kernel_time'.length);
+      if (!nodes.has(node)) nodes.set(node, { node, opType: e.args.op_name ?? '', provider: e.args.provider });
+    }
+    return { provider: session.provider, outputs, nodes: [...nodes.values()] };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

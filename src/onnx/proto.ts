@@ -3,9 +3,10 @@
  * truncated or foreign files before onnxruntime sees them, and TensorProto → host Tensor.
  */
 import onnxProto from 'onnx-proto';
-import { type DType, dtypeFromOnnx } from '../core/dtype.js';
+import { dtypeFromOnnx } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
 import { Tensor, sizeOf } from '../core/tensor.js';
+import type { TensorInfo } from './info.js';
 
 const { onnx } = onnxProto;
 
@@ -16,12 +17,7 @@ export type NodeProto = InstanceType<typeof onnx.NodeProto>;
 export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 
-/** A graph input or output: a null dimension is symbolic (any size). */
-export interface TensorInfo {
-  name: string;
-  shape: (number | null)[];
-  dtype: DType;
-}
+export type { TensorInfo };
 
 /** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
 export function toNumber(x: unknown): number {

@@ -1,6 +1,7 @@
 /**
- * A training run: epochs of seeded shuffled batches through the compiled step, evaluation on the
- * test set, a checkpoint (atomic) and metrics file after every epoch, and resume from the last one.
+ * A training run: epochs of seeded shuffled batches through the compiled step, evaluation on a
+ * validation set held out of the training data, a checkpoint (atomic) and metrics file after every
+ * epoch, and resume from the last one. The test set is evaluated once, after the last epoch.
  * At the boundary the run is a TaskEither: failures are values the caller must look at.
  */
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { writeAtomic } from '../util/fs.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { SettingError, type SettingName } from './errors.js';
 import { CHECKPOINT_FILE, METRICS_FILE, prepareRunDir, readRunCheckpoint } from './rundir.js';
-import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
+import { batchCount, batches, type DataSplit, type Dataset, defaultValidationSize, holdOut, randomShift, sizeOfDataset, take } from './data.js';
 import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
 import { makeTrainer, type StepReport } from './step.js';
 
@@ -37,7 +38,9 @@ export interface TrainConfig extends ModelSettings {
   batchSize: number;
   evalBatchSize?: number;
   seed: number;
-  /** Limit the training set to its first n samples (quick runs). */
+  /** Training samples held out for validation, by a fixed seed (default: defaultValidationSize; 0: none). */
+  validation?: number;
+  /** Limit the training set (what is left after the validation set) to its first n samples (quick runs). */
   trainLimit?: number;
   /** Limit the test set to its first n samples. */
   testLimit?: number;
@@ -58,9 +61,10 @@ export interface EpochMetrics {
   trainLoss: number;
   forwardIters: number;
   backwardIters: number;
-  testError: number;
-  testLoss: number;
-  testForwardIters: number;
+  /** On the validation set (NaN without one). */
+  valError: number;
+  valLoss: number;
+  valForwardIters: number;
   seconds: number;
   steps: number;
   skipped: number;
@@ -68,6 +72,9 @@ export interface EpochMetrics {
   /** Mean Jacobian penalty over the epoch's steps that applied it (only with jacReg; NaN when none did). */
   jacPenalty?: number;
 }
+
+/** Error, loss and mean forward-solve iterations over a data set. */
+export interface Evaluation { error: number; loss: number; forwardIters: number; samples: number }
 
 export interface BatchProgress { epoch: number; batch: number; batches: number; loss: number; report: StepReport }
 
@@ -81,6 +88,8 @@ export interface RunOptions {
   runtime?: RuntimeOptions;
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (m: EpochMetrics) => void;
+  /** The sizes of the training, validation and test sets, once the validation set is held out. */
+  onSplit?: (sizes: { train: number; validation: number; test: number }) => void;
   /** A message for a skipped step (reported, never silent). */
   onSkip?: (epoch: number, batch: number, why: string) => void;
   onResume?: (epoch: number) => void;
@@ -90,6 +99,8 @@ export interface RunOptions {
 
 export interface TrainResult {
   history: EpochMetrics[];
+  /** The test set, evaluated once with the final parameters. */
+  test: Evaluation;
   params: unknown;
   state: unknown;
   config: TrainConfig;
@@ -133,6 +144,7 @@ export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConf
     // a negative bound would flip the gradient's sign: gradient ascent
     [c.clipNorm === undefined || (c.clipNorm > 0 && Number.isFinite(c.clipNorm)), 'clipNorm', `the gradient clipping norm must be positive (leave it unset for no clipping), got ${c.clipNorm}`],
     [c.augment === undefined || (Number.isSafeInteger(c.augment) && c.augment >= 0), 'augment', `the augmentation shift must be 0 or a positive integer, got ${c.augment}`],
+    [c.validation === undefined || (Number.isSafeInteger(c.validation) && c.validation >= 0), 'validation', `the validation set's size must be 0 or a positive integer, got ${c.validation}`],
     [posInt(c.trainLimit), 'trainLimit', `the training sample limit must be a positive integer, got ${c.trainLimit}`],
     [posInt(c.testLimit), 'testLimit', `the test sample limit must be a positive integer, got ${c.testLimit}`],
     [c.jacReg === undefined || (c.jacReg >= 0 && Number.isFinite(c.jacReg)), 'jacReg', `the Jacobian regularisation weight must be 0 or positive, got ${c.jacReg}`],
@@ -156,12 +168,19 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
   const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
   const jacReg = config.jacReg ?? 0;
   const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm, jacobianWeight: jacReg });
-  const train = limit(data.train, config.trainLimit);
-  const test = limit(data.test, config.testLimit);
+  const all = sizeOfDataset(data.train);
+  const valSize = config.validation ?? defaultValidationSize(all);
+  if (valSize >= all) throw new SettingError(['validation'], `a validation set of ${valSize} leaves none of the ${all} training samples to train on; hold out fewer`);
+  const split = holdOut(data.train, valSize);
+  const train = limit(split.train, config.trainLimit);
+  const validation = split.validation;
+  const testSet = limit(data.test, config.testLimit);
   if (sizeOfDataset(train) < config.batchSize) {
-    throw new SettingError(['batchSize', 'trainLimit'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller batch size`);
+    const held = valSize ? ` (${valSize} more are held out for validation)` : '';
+    throw new SettingError(['batchSize', 'trainLimit', 'validation'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples${held}; use a smaller batch size`);
   }
-  if (sizeOfDataset(test) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
+  if (sizeOfDataset(testSet) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
+  opts.onSplit?.({ train: sizeOfDataset(train), validation: valSize, test: sizeOfDataset(testSet) });
   const stepsPerEpoch = batchCount(train, config.batchSize, true);
   const schedule = makeSchedule(config, stepsPerEpoch);
 
@@ -227,12 +246,12 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       b++;
       opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
     }
-    const ev = await evaluate(trainer, params, state, test, evalBatch);
+    const ev = valSize ? await evaluate(trainer, params, state, validation, evalBatch) : { error: NaN, loss: NaN, forwardIters: NaN };
     const m: EpochMetrics = {
       epoch: epoch + 1, lr,
       trainError: seen ? errSum / seen : NaN, trainLoss: seen ? lossSum / seen : NaN,
       forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
-      testError: ev.error, testLoss: ev.loss, testForwardIters: ev.forwardIters,
+      valError: ev.error, valLoss: ev.loss, valForwardIters: ev.forwardIters,
       seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
       ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN } : {}),
     };
@@ -246,15 +265,20 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
     }
     opts.onEpoch?.(m);
   }
-  return { history, params, state, config };
+  const test = await evaluate(trainer, params, state, testSet, evalBatch);
+  if (outDir !== undefined) {
+    await writeAtomic(join(outDir, METRICS_FILE), metricsJson({ config, history, data: data.source, model: model.name, deq: model.deq, test }));
+  }
+  return { history, test, params, state, config };
 }
 
+/** metrics.json: the run's settings and per-epoch history, and once the run is done its test result. */
 const metricsJson = (meta: Record<string, unknown>): string =>
-  `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history }, null, 2)}\n`;
+  `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history, ...(meta.test ? { test: meta.test } : {}) }, null, 2)}\n`;
 
-async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown, state: unknown, test: Dataset, batchSize: number) {
+async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown, state: unknown, ds: Dataset, batchSize: number): Promise<Evaluation> {
   let loss = 0, errors = 0, n = 0, fwd = 0, solves = 0;
-  for (const { x, y } of batches(test, batchSize)) {
+  for (const { x, y } of batches(ds, batchSize)) {
     const r = await trainer.evaluate(params, state, x, y);
     const k = y.shape[0]!;
     loss += r.loss * k;
@@ -262,7 +286,7 @@ async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown
     n += k;
     if (r.forward) { fwd += r.forward.iterations; solves++; }
   }
-  return { loss: loss / n, error: errors / n, forwardIters: solves ? fwd / solves : 0 };
+  return { loss: loss / n, error: errors / n, forwardIters: solves ? fwd / solves : 0, samples: n };
 }
 
 /** Train; every failure (bad config, bad data, runtime error) comes back as a Left. */

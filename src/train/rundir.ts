@@ -48,7 +48,7 @@ export interface SavedRun extends RunTrees {
 
 /** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation). */
 const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty'];
-const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'testError', 'testLoss', 'testForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
+const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'valError', 'valLoss', 'valForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
 
 /** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
 export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfig; history: EpochMetrics[] } | string {
@@ -93,6 +93,10 @@ function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunT
   const saved = meta.config;
   if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
     return E.left(new SettingError(['model', 'optimizer', 'outDir'], `${path} was trained with model ${saved.model} and optimizer ${saved.optimizer}; resume with the same ones or write to another folder`));
+  }
+  // another validation set would hand validation samples to training (and back)
+  if ((saved.validation ?? null) !== (config.validation ?? null)) {
+    return E.left(new SettingError(['validation', 'outDir'], `${path} held out a validation set of ${saved.validation ?? 'the default size'}; resume with the same one or write to another folder`));
   }
   const norm = (c: TrainConfig) => (c.normalize === undefined ? 'no normalisation' : c.normalize === 'spectral' ? `spectral normalisation (scale ${c.spectralScale ?? 1})` : 'weight normalisation');
   if (norm(saved) !== norm(config)) {
