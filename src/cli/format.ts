@@ -13,7 +13,7 @@ export function epochLine(m: EpochMetrics, epochs: number): string {
   return (
     `Epoch ${String(m.epoch).padStart(String(epochs).length)}/${epochs} | ` +
     `Train Error: ${f4(m.trainError)}, Loss: ${f4(m.trainLoss)}, FP Iters: ${f2(m.forwardIters)}, BP Iters: ${f2(m.backwardIters)}` +
-    `${m.jacPenalty !== undefined ? `, Jac: ${f4(m.jacPenalty)}` : ''} | ` +
+    `${m.jacPenalty !== undefined ? `, Jac: ${f4(m.jacPenalty)}${m.jacSteps !== undefined && m.jacSteps !== m.steps ? ` (${m.jacSteps}/${m.steps} steps)` : ''}` : ''} | ` +
     (Number.isNaN(m.valError) ? '' : `Val Error: ${f4(m.valError)}, Loss: ${f4(m.valLoss)}, FP Iters: ${f2(m.valForwardIters)} | `) +
     `${m.seconds.toFixed(1)} s${skipped}`
   );

@@ -71,6 +71,8 @@ export interface EpochMetrics {
   unconverged: number;
   /** Mean Jacobian penalty over the epoch's steps that applied it (only with jacReg; NaN when none did). */
   jacPenalty?: number;
+  /** How many of the epoch's steps applied the Jacobian term (only with jacReg). */
+  jacSteps?: number;
 }
 
 /** Error, loss and mean forward-solve iterations over a data set. */
@@ -253,7 +255,7 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
       valError: ev.error, valLoss: ev.loss, valForwardIters: ev.forwardIters,
       seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
-      ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN } : {}),
+      ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN, jacSteps: jacN } : {}),
     };
     history.push(m);
     if (outDir !== undefined && ckPath) {

@@ -47,7 +47,7 @@ export interface SavedRun extends RunTrees {
 }
 
 /** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation). */
-const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty'];
+const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty', 'jacSteps'];
 const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'valError', 'valLoss', 'valForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
 
 /** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
