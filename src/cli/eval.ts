@@ -11,7 +11,7 @@ import type { RuntimeOptions } from '../backend/runtime.js';
 import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
 import { type FixedPointOptions, SOLVE_DEFAULTS, type SolverName } from '../solvers/index.js';
 import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
-import { loadData, take } from '../train/data.js';
+import { defaultValidationSize, holdOut, loadData, sizeOfDataset, take } from '../train/data.js';
 import { CheckpointError } from '../train/errors.js';
 import { distribution, inferenceStats, type InferenceStats } from '../train/inference.js';
 import { buildModel } from '../train/model.js';
@@ -26,7 +26,7 @@ const cores = availableParallelism();
 
 export const evalSpec: CommandSpec = {
   name: 'eval',
-  summary: 'Run a trained checkpoint on the test set: test error and, per sample, the solver\'s iterations and final relative residual (median, p90, max, share not converged).',
+  summary: 'Run a trained checkpoint on the test set (or its validation set): error and, per sample, the solver\'s iterations and final relative residual (median, p90, max, share not converged).',
   usage: 'deq eval [--out DIR] [options]',
   flags: [
     { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train)` },
@@ -34,7 +34,8 @@ export const evalSpec: CommandSpec = {
     { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', help: 'relative residual at which a sample counts as converged and its solve stops (default: the checkpoint\'s)' },
     { name: 'max-iter', kind: 'int', min: 1, max: MAX_ITER_LIMIT, value: 'N', help: 'iteration limit of a solve (default: the checkpoint\'s)' },
     { name: 'batch', kind: 'int', min: 1, max: 10_000, value: 'N', help: 'test samples solved together; per-sample numbers do not depend on it (default: the training run\'s evaluation batch)' },
-    { name: 'limit', kind: 'int', min: 1, max: 10_000_000, value: 'N', help: 'use only the first N test samples' },
+    { name: 'split', kind: 'string', choices: ['test', 'validation'], default: 'test', help: 'the test set, or the validation samples the run held out of its training data (to choose a tolerance without looking at the test set)' },
+    { name: 'limit', kind: 'int', min: 1, max: 10_000_000, value: 'N', help: 'use only the first N samples' },
     { name: 'threads', kind: 'int', min: 1, max: 4 * cores, value: 'N', help: 'onnxruntime intra-op threads (default: 1 for the MLPs, every core for conv)' },
     { name: 'json', kind: 'bool', help: 'print one JSON object (with every sample\'s numbers) instead of the table' },
   ],
@@ -57,7 +58,14 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   if (config.deq === false) { io.err(`deq eval: ${ckPath} holds a model with an explicit layer in place of the DEQ: it has no solves to report`); return 2; }
   const data = loadData(config.dataSpec ?? 'mnist');
   if (E.isLeft(data)) { io.err(`deq eval: ${flagError(data.left)}`); return 2; }
-  const test = f.limit !== undefined ? take(data.right.test, f.limit as number) : data.right.test;
+  const split = (f.split as 'test' | 'validation' | undefined) ?? 'test';
+  let set = data.right.test;
+  if (split === 'validation') {
+    const held = config.validation ?? defaultValidationSize(sizeOfDataset(data.right.train));
+    if (held === 0) { io.err(`deq eval: ${ckPath} was trained without a validation set (--validation 0); use --split test`); return 2; }
+    set = holdOut(data.right.train, held).validation;
+  }
+  const test = f.limit !== undefined ? take(set, f.limit as number) : set;
   const [, c, h] = test.images.shape as [number, number, number, number];
 
   const modelName = config.model as ModelName;
@@ -80,7 +88,7 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   const batch = (f.batch as number | undefined) ?? config.evalBatchSize ?? (modelName === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
   const runtime: RuntimeOptions = { intraOpNumThreads: (f.threads as number | undefined) ?? (modelName === 'conv' ? cores : 1) };
   const stats = await inferenceStats(model, trees.params, trees.state, test, batch, deq.tol!, runtime);
-  const report = evalReport(stats, { checkpoint: ckPath, model: modelName, epochs: meta.history.length, data: data.right.source, solver: String(deq.solver), tol: deq.tol!, maxIter: deq.maxIter!, batch });
+  const report = evalReport(stats, { checkpoint: ckPath, model: modelName, epochs: meta.history.length, data: data.right.source, split, solver: String(deq.solver), tol: deq.tol!, maxIter: deq.maxIter!, batch });
   if (f.json === true) io.out(JSON.stringify(report));
   else io.out(evalText(report));
   return 0;
@@ -91,13 +99,15 @@ export interface EvalReport {
   model: string;
   epochs: number;
   data: string;
+  split: 'test' | 'validation';
   solver: string;
   tol: number;
   maxIter: number;
   batch: number;
   samples: number;
-  testError: number;
-  testLoss: number;
+  /** On the split evaluated (the test set unless --split validation). */
+  error: number;
+  loss: number;
   batchIterations: number;
   iterations: ReturnType<typeof distribution>;
   relResidual: ReturnType<typeof distribution>;
@@ -106,13 +116,13 @@ export interface EvalReport {
   perSample: { iterations: number[]; relResidual: number[] };
 }
 
-type Setting = Pick<EvalReport, 'checkpoint' | 'model' | 'epochs' | 'data' | 'solver' | 'tol' | 'maxIter' | 'batch'>;
+type Setting = Pick<EvalReport, 'checkpoint' | 'model' | 'epochs' | 'data' | 'split' | 'solver' | 'tol' | 'maxIter' | 'batch'>;
 
 export const evalReport = (s: InferenceStats, setting: Setting): EvalReport => ({
   ...setting,
   samples: s.samples,
-  testError: s.error,
-  testLoss: s.loss,
+  error: s.error,
+  loss: s.loss,
   batchIterations: s.batchIterations,
   iterations: distribution(s.iterations),
   relResidual: distribution(s.relResidual),
@@ -130,9 +140,9 @@ export function evalText(r: EvalReport): string {
   const widths = head.map((hd, i) => Math.max(hd.length, ...rows.map(([name, v]) => (i === 0 ? name : v[i - 1]!).length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [
-    `checkpoint ${r.checkpoint}: ${r.model}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}; ${r.samples} test samples of ${r.data}`,
+    `checkpoint ${r.checkpoint}: ${r.model}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}; ${r.samples} ${r.split} samples of ${r.data}`,
     `solver ${r.solver}, tolerance ${r.tol} on the relative residual, at most ${r.maxIter} iterations, batch ${r.batch}`,
-    `test error ${pct(r.testError)} (loss ${r.testLoss.toFixed(4)})`,
+    `${r.split} error ${pct(r.error)} (loss ${r.loss.toFixed(4)})`,
     '',
     line(head),
     ...rows.map(([name, v]) => line([name, ...v])),
