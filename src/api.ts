@@ -38,6 +38,6 @@ export {
 } from './onnx/parity.js';
 export { runParityJob, type ParityInputs, type ParityJob, type ParitySolve, type CellRun, type GraphPlacement, type RunHooks } from './onnx/parity-job.js';
 export * as parityWire from './onnx/parity-wire.js';
-export type { TensorInfo } from './onnx/proto.js';
+export type { TensorInfo } from './onnx/info.js';
 
 export * as nn from './nn/index.js';

@@ -128,6 +128,6 @@ async function exportTrainedCell(f: Parsed, io: CliIo): Promise<number> {
     if (e instanceof DeqError) return fail(flagError(new CheckpointError(ckPath, e.message)));
     throw e;
   }
-  io.out(`from ${ckPath}: ${meta.history.length} epoch${meta.history.length === 1 ? '' : 's'} trained${meta.history.length ? `, test error ${(meta.history[meta.history.length - 1]!.testError * 100).toFixed(2)}%` : ''}`);
+  io.out(`from ${ckPath}: ${meta.history.length} epoch${meta.history.length === 1 ? '' : 's'} trained${meta.history.length ? `, validation error ${(meta.history[meta.history.length - 1]!.valError * 100).toFixed(2)}%` : ''}`);
   return 0;
 }

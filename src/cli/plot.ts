@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { deqPresets, makeModel, type Model, modelNames, type ModelName } from '../nn/models.js';
-import { cellDeqPreset, onnxCellModel } from '../nn/onnxCell.js';
+import { deqPresets, type Model, modelNames, type ModelName } from '../nn/models.js';
+import { cellDeqPreset } from '../nn/onnxCell.js';
 import { InputError } from '../core/errors.js';
 import { shortHash } from '../train/cellSource.js';
+import { buildModel } from '../train/model.js';
 import { readCellFile } from './cell.js';
 import type { FixedPointOptions, SolverName } from '../solvers/index.js';
 import { writeAtomic } from '../util/fs.js';
@@ -77,13 +78,14 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const trainedDeq = config.deq === false ? {} : config.deq ?? {};
   let model: Model;
   let preset: FixedPointOptions;
+  const dims = { channels: c, size: h };
   if (modelName === 'cell' && config.cell) {
     // the run's cell file, by the path its checkpoint records, checked by content
     const cell = await readCellFile(config.cell.file, config.cell.inputs, `${ckPath} records this path for the run's cell; put the file back there`, `${config.cell.file}, recorded in ${ckPath}`);
     if (E.isLeft(cell)) { io.err(`deq plot: ${cell.left}`); return 2; }
     if (cell.right.source.sha256 !== config.cell.sha256) { io.err(`deq plot: ${config.cell.file} is not the file ${ckPath} was trained on (sha256 ${shortHash(cell.right.source.sha256)}…, the run's ${shortHash(config.cell.sha256)}…)`); return 2; }
     try {
-      model = onnxCellModel(cell.right.cell, trainedDeq, { channels: c, size: h });
+      model = buildModel({ ...config, model: 'cell', deq: trainedDeq }, dims, trainedDeq, cell.right.bytes);
     } catch (e) {
       if (e instanceof InputError) { io.err(`deq plot: ${e.message}`); return 2; }
       throw e;
@@ -91,7 +93,7 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
     preset = cellDeqPreset(cell.right.cell);
   } else {
     if (modelName === 'cell' || !modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
-    model = makeModel(modelName, trainedDeq, { channels: c, size: h });
+    model = buildModel({ ...config, model: modelName, deq: trainedDeq }, dims);
     preset = deqPresets[modelName];
   }
   const init = model.init(new Rng(config.seed ?? 0));

@@ -6,3 +6,4 @@ export * from './deq.js';
 export * from './models.js';
 export * from './paramNorm.js';
 export * from './onnxCell.js';
+export * from './normalizedModel.js';

@@ -189,8 +189,9 @@ export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, im
     },
     apply: (p, state, images) => {
       const x = inject(p, images);
-      const { value, stats } = opts === false ? { value: f(z0(x), x, p.cell), stats: null } : fixedPoint(f, z0(x), [x, p.cell], opts);
-      return { logits: linear(p.head, flatten(value)), state, stats };
+      if (opts === false) return { logits: linear(p.head, flatten(f(z0(x), x, p.cell))), state, stats: null };
+      const { value, stats } = fixedPoint(f, z0(x), [x, p.cell], opts);
+      return { logits: linear(p.head, flatten(value)), state, stats, equilibrium: { cell: f, zStar: value, args: [x, p.cell] } };
     },
   };
 }

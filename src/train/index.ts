@@ -9,3 +9,5 @@ export * from './cifar.js';
 export * from './errors.js';
 export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';
 export { cellModelOf, cellSourceOf, sha256Hex, type CellSource } from './cellSource.js';
+export * from './inference.js';
+export * from './model.js';

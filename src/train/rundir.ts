@@ -47,7 +47,9 @@ export interface SavedRun extends RunTrees {
   meta: Record<string, unknown>;
 }
 
-const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'testError', 'testLoss', 'testForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
+/** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation). */
+const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty', 'jacSteps'];
+const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'valError', 'valLoss', 'valForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
 
 /** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
 export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfig; history: EpochMetrics[] } | string {
@@ -71,8 +73,9 @@ export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfi
   for (const [i, h] of meta.history.entries()) {
     if (typeof h !== 'object' || h === null || (h as { epoch?: unknown }).epoch !== i + 1) return `history entry ${i} is not epoch ${i + 1}`;
     const m: Record<string, number> = { epoch: i + 1 };
-    for (const k of METRIC_KEYS) {
+    for (const k of [...METRIC_KEYS, ...OPTIONAL_METRIC_KEYS]) {
       const v = (h as Record<string, unknown>)[k];
+      if (v === undefined && OPTIONAL_METRIC_KEYS.includes(k)) continue;
       // JSON writes NaN (an epoch whose steps were all skipped) as null
       if (v !== null && typeof v !== 'number') return `history entry ${i} has ${k} ${JSON.stringify(v)}`;
       m[k] = v ?? NaN;
@@ -117,6 +120,14 @@ function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunT
   if (mismatch) return E.left(mismatch);
   if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
     return E.left(new SettingError(['model', 'optimizer', 'outDir'], `${path} was trained with model ${saved.model} and optimizer ${saved.optimizer}; resume with the same ones or write to another folder`));
+  }
+  // another validation set would hand validation samples to training (and back)
+  if ((saved.validation ?? null) !== (config.validation ?? null)) {
+    return E.left(new SettingError(['validation', 'outDir'], `${path} held out a validation set of ${saved.validation ?? 'the default size'}; resume with the same one or write to another folder`));
+  }
+  const norm = (c: TrainConfig) => (c.normalize === undefined ? 'no normalisation' : c.normalize === 'spectral' ? `spectral normalisation (scale ${c.spectralScale ?? 1})` : 'weight normalisation');
+  if (norm(saved) !== norm(config)) {
+    return E.left(new SettingError(['normalize', 'spectralScale', 'outDir'], `${path} was trained with ${norm(saved)}; resume with the same or write to another folder`));
   }
   const trees = ck.trees as Partial<RunTrees>;
   for (const key of ['params', 'state', 'optState'] as const) {
