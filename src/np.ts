@@ -16,12 +16,12 @@ export {
   expandDims, squeeze, flatten, moveAxis, sum,
 } from './ops/shape.js';
 export { take } from './ops/indexing.js';
-export { max, mean, argmax, variance } from './ops/reduce.js';
+export { max, mean, argmax, variance, norm } from './ops/reduce.js';
 export { matmul } from './ops/linalg.js';
 export { conv2d, avgPool, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.js';
 export { stopGradient, logSumExp, logSoftmax, softmax, oneHot, crossEntropy, layerNorm, groupNorm } from './ops/composites.js';
 export { whileLoop, foriLoop } from './control/loop.js';
-export { solve } from './control/solve.js';
+export { solve, inv } from './control/solve.js';
 export type { ArrayLike } from './ops/util.js';
 export { shapeOf as shape, dtypeOf as dtype } from './ops/util.js';
 

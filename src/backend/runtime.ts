@@ -4,6 +4,7 @@
  */
 import type { DType } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
+import type { Target } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 
 export type RuntimeName = 'node' | 'web';
@@ -40,6 +41,17 @@ let defaults: RuntimeOptions = { runtime: 'node', intraOpNumThreads: 1, allowSpi
 /** Set the options used when a transform compiles without explicit runtime options. */
 export function setRuntimeDefaults(opts: RuntimeOptions): void {
   defaults = { ...defaults, ...opts };
+}
+
+/**
+ * What graphs for these options may use: onnxruntime's contrib operators only where every provider
+ * tried is a CPU one (node 'cpu', web 'wasm'), the providers they were measured on; WebGPU and the
+ * others get standard ONNX.
+ */
+export function compileTarget(opts: RuntimeOptions = {}): Target {
+  const o = { ...defaults, ...opts };
+  const runtime = o.runtime ?? 'node';
+  return { contribOps: providerList(runtime, o.executionProviders).every((e) => e === 'cpu' || e === 'wasm') };
 }
 
 type Ort = typeof import('onnxruntime-common') & { env: any; InferenceSession: any; Tensor: any };
