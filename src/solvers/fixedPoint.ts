@@ -44,6 +44,8 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number): Aval[] => {
     iterations: { shape: [], dtype: dt },
     residual: { shape: [], dtype: dt },
     relResidual: { shape: [], dtype: dt },
+    batchResidual: { shape: [], dtype: dt },
+    batchRelResidual: { shape: [], dtype: dt },
     converged: { shape: [], dtype: 'bool' },
     diverged: { shape: [], dtype: 'bool' },
     trace: { shape: [Math.max(maxIter, 1)], dtype: dt },
@@ -53,8 +55,11 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number): Aval[] => {
 /** A complete stats record (trace included) as the primitive's outputs, and back. */
 const statsList = (s: Required<SolveStats>): Value[] => STAT_FIELDS.map((k) => s[k]);
 const statsOf = (vs: Value[]): Required<SolveStats> => {
-  const [iterations, residual, relResidual, converged, diverged, trace] = vs;
-  return { iterations: iterations!, residual: residual!, relResidual: relResidual!, converged: converged!, diverged: diverged!, trace: trace! };
+  const at = (k: (typeof STAT_FIELDS)[number]) => vs[STAT_FIELDS.indexOf(k)]!;
+  return {
+    iterations: at('iterations'), residual: at('residual'), relResidual: at('relResidual'), batchResidual: at('batchResidual'),
+    batchRelResidual: at('batchRelResidual'), converged: at('converged'), diverged: at('diverged'), trace: at('trace'),
+  };
 };
 
 /** The cell as a map on flattened batches [B, d]. */
