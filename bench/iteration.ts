@@ -25,7 +25,7 @@ const flag = (name: string, fallback?: string) => {
   return i >= 0 ? argv[i + 1] : fallback;
 };
 const reps = Number(flag('reps', '15'));
-const solvers = flag('solvers', 'anderson,forward')!.split(',').filter(Boolean);
+const solvers = flag('solvers', 'anderson,forward')!.split(',').filter((s) => ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'].includes(s));
 const trainModels = flag('train', 'mlp')!.split(',').filter((m) => ['mlp', 'mlp-newton', 'conv'].includes(m));
 const stepsPerTrip = flag('steps-per-trip');
 const against = flag('against');
