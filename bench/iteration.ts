@@ -3,7 +3,10 @@
  * profiler) and time per iteration, for the compiled solve of the MLP's cell z = tanh(zW + x)
  * (batch 100, width 100, float32), and kernels and time per training step of the tutorial's models.
  *
- *   npx tsx bench/iteration.ts [--against DIR] [--reps N] [--solvers anderson,forward,...] [--train mlp,conv,mlp-newton] [--steps-per-trip K]
+ *   npx tsx bench/iteration.ts [--against DIR] [--reps N] [--solvers anderson,forward,...] [--train mlp,mlp-unrolled,mlp-newton,conv] [--steps-per-trip K]
+ *
+ * mlp-unrolled is the tutorial's first model: forward iteration, backprop through the iterations
+ * (--solver forward --backward unrolled --max-iter 200).
  *
  * Per-iteration figures come from two solves that never meet their tolerance (tol 0), one of
  * `lo` and one of `hi` iterations: (cost(hi) − cost(lo)) / (hi − lo), so the fixed cost of a call
@@ -26,7 +29,14 @@ const flag = (name: string, fallback?: string) => {
 };
 const reps = Number(flag('reps', '15'));
 const solvers = flag('solvers', 'anderson,forward')!.split(',').filter((s) => ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'].includes(s));
-const trainModels = flag('train', 'mlp')!.split(',').filter((m) => ['mlp', 'mlp-newton', 'conv'].includes(m));
+/** Training configurations: the tutorial's models, and its first layer (forward iteration, backprop through the iterations). */
+const TRAIN: Record<string, { model: 'mlp' | 'mlp-newton' | 'conv'; deq: Record<string, unknown> }> = {
+  mlp: { model: 'mlp', deq: {} },
+  'mlp-newton': { model: 'mlp-newton', deq: {} },
+  conv: { model: 'conv', deq: {} },
+  'mlp-unrolled': { model: 'mlp', deq: { solver: 'forward', backward: 'unrolled', maxIter: 200 } },
+};
+const trainModels = flag('train', 'mlp')!.split(',').filter((m) => m in TRAIN);
 const stepsPerTrip = flag('steps-per-trip');
 const against = flag('against');
 const [lo, hi] = [10, 30];
@@ -132,7 +142,7 @@ async function solveCase(sides: Side[], solver: string): Promise<void> {
 }
 
 async function trainCase(sides: Side[], name: string): Promise<void> {
-  const batch = name === 'conv' ? 32 : 100;
+  const batch = TRAIN[name]!.model === 'conv' ? 32 : 100;
   const cands: Candidate[] = [];
   const lines: string[] = [];
   for (const { label, lib } of sides) {
@@ -141,7 +151,7 @@ async function trainCase(sides: Side[], name: string): Promise<void> {
     const { adam, batches, loadBundledDigits, makeTrainer } = lib.train;
     const data = loadBundledDigits();
     const extra = stepsPerTrip ? { stepsPerTrip: Number(stepsPerTrip) } : {};
-    const model = makeModel(name as 'mlp', extra as never);
+    const model = makeModel(TRAIN[name]!.model, { ...TRAIN[name]!.deq, ...extra } as never);
     const trainer = makeTrainer(model, adam(), { intraOpNumThreads: 1 });
     const { params, state } = model.init(new Rng(0));
     const { x, y } = batches(data.train, batch, { rng: new Rng(1), dropLast: true }).next().value!;

@@ -27,6 +27,8 @@ export interface DriverState<S = unknown> {
   ok: Value; // bool scalar: no step has diverged
   going: Value; // bool scalar: the solve goes on (kept by masked steps; see driverContinue)
   trace: Value; // [maxIter] largest metric per step (zeros when not traced)
+  /** [B, 1] int64: the step each sample's kept iterate came from, when the caller asks for it (init: 0). */
+  bestStep?: Value;
 }
 
 const EPS = 1e-5;
@@ -125,7 +127,9 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
     ok = okStep;
     going = st.going;
   }
-  return { k, s, best: np.where(better, m.z, st.best), ...books, limit: st.limit, limitAbs: st.limitAbs, last: worst, ok, going, trace };
+  const out: DriverState<S> = { k, s, best: np.where(better, m.z, st.best), ...books, limit: st.limit, limitAbs: st.limitAbs, last: worst, ok, going, trace };
+  if (st.bestStep) out.bestStep = np.where(better, k, st.bestStep);
+  return out;
 }
 
 /** Go on: not diverged and not converged (under maxIter too, unless `bounded`: the caller bounds the steps). */

@@ -13,7 +13,8 @@ import { treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, tap, Tracer, traceGraph } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
 import { jvpInterpret } from '../transforms/jvp.js';
-import { solveCompiled, solveUnrolled } from './driver.js';
+import { solveCompiled } from './driver.js';
+import { solveRecorded } from './unrolled.js';
 import { linearizeMap } from './linearize.js';
 import * as np from '../np.js';
 import { resolveSolver } from './registry.js';
@@ -141,15 +142,13 @@ export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Val
   };
   const dynVals = dyn.map((j) => leaves[j] as Value);
   const zShape = [...np.shape(z0)];
-  if (backward === 'unrolled') {
-    const b = zShape[0]!;
-    const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
-    const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
-    tap('fixedPoint.forward', { ...stats });
-    return { value: np.reshape(z, zShape), stats: publicStats(stats, o.trace) };
-  }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
   const allArgs = [...dynVals, ...captured];
+  if (backward === 'unrolled') {
+    const { value, stats } = solveRecorded(graph, zShape, solver, o, z0, allArgs);
+    tap('fixedPoint.forward', { ...stats });
+    return { value, stats: publicStats(stats, o.trace) };
+  }
   const params: SolveParams = {
     cell: graph,
     zShape,

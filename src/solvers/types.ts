@@ -28,7 +28,8 @@ export type SolverName = 'forward' | 'neumann' | 'anderson' | 'broyden' | 'newto
 /**
  * How gradients flow through a solve: the implicit function theorem, the last k damped steps
  * unrolled (phantom gradients), Jacobian-free (the identity in place of (I − J)⁻¹), or backprop
- * through every iteration (unrolled).
+ * through every iteration that ran (unrolled: the forward loop records the solver's states and a
+ * second loop runs the steps' pullbacks in reverse; reverse mode only).
  */
 export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number; damping?: number };
 
