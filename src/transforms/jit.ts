@@ -96,8 +96,18 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
   const run = (c: Compiled, args: unknown[], leaves: unknown[]) => {
     const inputs: Tensor[] = [];
     for (const l of leaves) if (l instanceof Tensor) inputs.push(l);
-    if (opts.checkFinite !== false) checkInputs(args, leaves);
-    return c.session.run(inputs).then((outs) => {
+    // onnxruntime runs off the JS thread: new inputs are checked while it works, and a failed
+    // check discards the run's result
+    const pending = c.session.run(inputs);
+    if (opts.checkFinite !== false) {
+      try {
+        checkInputs(args, leaves);
+      } catch (e) {
+        pending.catch(() => undefined);
+        return Promise.reject(e);
+      }
+    }
+    return pending.then((outs) => {
       if (c.taps.length) {
         const taps: TapValues = {};
         let k = c.nOut;
