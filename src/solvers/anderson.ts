@@ -1,14 +1,15 @@
 /**
  * Anderson acceleration (the tutorial's `anderson`), batched, with a history of the last m images
- * F and residuals G = F − X. The history is a fixed-size window that shifts by one slot per step
- * (the mixing weights do not depend on slot order), so a step is a slice and a concat rather than a
- * rewrite of the whole buffer. Slots not yet filled hold zeros and are masked out through the
+ * F and residuals G = F − X. The history is a ring buffer (the mixing weights do not depend on slot
+ * order): a step writes one slot with a Where, one pass over each buffer and no copy of the rest as
+ * a slice-and-concat window would make, which matters when the buffers are large (the conv DEQ's
+ * are 24 MB each). Slots not yet filled hold zeros and are masked out through the
  * right-hand side of the small system, whose weights come from one batched inverse (onnxruntime's
  * Inverse where it has it, an unrolled elimination elsewhere) and one product; λ regularises it
  * where the history is nearly collinear.
  */
 import type { Value } from '../core/primitive.js';
-import { eye, ones, Tensor } from '../core/tensor.js';
+import { eye, Tensor } from '../core/tensor.js';
 import * as np from '../np.js';
 import type { BatchMap, Solver } from './types.js';
 
@@ -22,19 +23,24 @@ export interface AndersonOptions {
 }
 
 export interface AndersonState {
-  F: Value; // [B, m, d] images f(x) of the last m iterates (oldest first)
+  F: Value; // [B, m, d] images f(x) of the last m iterates, in ring order
   G: Value; // [B, m, d] residuals f(x) − x
   valid: Value; // [1, m] 1 where the slot holds history
+  slot: Value; // [1, m] one-hot: the slot the next step writes
   z: Value; // [B, d] latest iterate
   fz: Value; // [B, d] its image
   g: Value; // [B, d] its residual fz − z
 }
 
-/** Drop the oldest slot and append `row` ([B, d]) as the newest. */
-const push = (buf: Value, row: Value): Value => {
-  const m = np.shape(buf)[1]!;
-  return np.concat([np.sliceAxis(buf, 1, 1, m), np.expandDims(row, 1)], 1);
-};
+/** Write `row` ([B, d]) into the slot where `at` ([1, m, 1] bool) is true. */
+const write = (buf: Value, at: Value, row: Value): Value => np.where(at, np.expandDims(row, 1), buf);
+
+/** [m, m] with P[i, (i + 1) mod m] = 1: a row one-hot times P moves to the next slot. */
+function nextSlot(m: number, dt: Tensor['dtype']): Tensor {
+  const P = new Tensor(dt, [m, m]);
+  for (let i = 0; i < m; i++) (P.data as Float64Array)[i * m + ((i + 1) % m)] = 1;
+  return P;
+}
 
 export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
   const m = Math.max(2, opts.m ?? 5);
@@ -50,11 +56,14 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       const g1 = np.sub(f1, f0);
       const zeros = np.zerosOf([b, m - 2, d], dt);
       const valid = new Tensor(dt, [1, m]);
-      (valid.data as Float64Array).fill(1, m - 2);
+      (valid.data as Float64Array).fill(1, 0, 2);
+      const slot = new Tensor(dt, [1, m]);
+      (slot.data as Float64Array)[2 % m] = 1;
       return {
-        F: np.concat([zeros, np.expandDims(f0, 1), np.expandDims(f1, 1)], 1),
-        G: np.concat([zeros, np.expandDims(np.sub(f0, z0), 1), np.expandDims(g1, 1)], 1),
+        F: np.concat([np.expandDims(f0, 1), np.expandDims(f1, 1), zeros], 1),
+        G: np.concat([np.expandDims(np.sub(f0, z0), 1), np.expandDims(g1, 1), zeros], 1),
         valid,
+        slot,
         z: f0,
         fz: f1,
         g: g1,
@@ -85,10 +94,12 @@ export function anderson(opts: AndersonOptions = {}): Solver<AndersonState> {
       const xNew = beta === 1 ? fMix : np.sub(fMix, np.mul(mix(s.G), 1 - beta));
       const fNew = f(xNew);
       const gNew = np.sub(fNew, xNew);
+      const at = np.astype(np.reshape(s.slot, [1, m, 1]), 'bool');
       return {
-        F: push(s.F, fNew),
-        G: push(s.G, gNew),
-        valid: np.concat([np.sliceAxis(s.valid, 1, 1, m), ones([1, 1], dt)], 1),
+        F: write(s.F, at, fNew),
+        G: write(s.G, at, gNew),
+        valid: np.maximum(s.valid, s.slot),
+        slot: np.matmul(s.slot, nextSlot(m, dt)),
         z: xNew,
         fz: fNew,
         g: gNew,
