@@ -2,13 +2,16 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
-import { add, astype, div, equal, exp, log, mul, sqrt, sub } from './elementwise.js';
-import { max, mean } from './reduce.js';
+import { add, astype, div, equal, exp, log, mul, sub } from './elementwise.js';
+import { max } from './reduce.js';
 import { expandDims, reshape, sum } from './shape.js';
 import { dtypeOf, fmtShape, normAxis, shapeOf } from './util.js';
 import { bind1 } from '../core/trace.js';
 import { definePrimitive } from '../core/primitive.js';
 import { tensor } from '../core/tensor.js';
+import { layerNorm } from './norm.js';
+
+export { layerNorm };
 
 /** Stop gradients: the value passes through, its derivative is zero. */
 export const stopGradientP = definePrimitive({
@@ -55,16 +58,6 @@ export function crossEntropy(logits: Value, labels: Value): Value {
 }
 
 /** Layer norm over the trailing axes from `axis` on (no affine; multiply and add yourself). */
-export function layerNorm(x: Value, axis = -1, eps = 1e-5): Value {
-  const r = shapeOf(x).length;
-  const a = normAxis('layerNorm', axis, r);
-  const axes = [...Array(r - a).keys()].map((i) => i + a);
-  const m = mean(x, axes, true);
-  const d = sub(x, m);
-  const v = mean(mul(d, d), axes, true);
-  return div(d, sqrt(add(v, eps)));
-}
-
 /** Group norm over NC... input: channels split into `groups`, normalised over (C/groups, spatial). */
 export function groupNorm(x: Value, groups: number, eps = 1e-5): Value {
   const s = shapeOf(x);
