@@ -6,8 +6,8 @@
  * the same iterates.
  *
  * The books are kept in few kernels, since for small cells they cost more than the cell: norms are
- * one ReduceL2 each, per-sample values stay [B, 1] (no reshapes), the loop's exit is a carried flag
- * computed with the step, and the divergence limits stay out of the carried state.
+ * one ReduceL2 each, per-sample values stay [B, 1] (no reshapes), the divergence limits stay out of
+ * the carried state, and only what changes is carried (see solveCompiled).
  */
 import type { Value } from '../core/primitive.js';
 import { iota, scalar, Tensor } from '../core/tensor.js';
