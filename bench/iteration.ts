@@ -3,7 +3,8 @@
  * profiler) and time per iteration, for the compiled solve of the MLP's cell z = tanh(zW + x)
  * (batch 100, width 100, float32), and kernels and time per training step of the tutorial's models.
  *
- *   npx tsx bench/iteration.ts [--against DIR] [--reps N] [--solvers anderson,forward,...] [--train mlp,mlp-unrolled,mlp-newton,conv] [--steps-per-trip K]
+ *   npx tsx bench/iteration.ts [--against DIR] [--reps N] [--solvers anderson,forward,...] [--train mlp,mlp-unrolled,mlp-newton,conv]
+ *                              [--trips 1,2,4] [--clock cpu|wall]
  *
  * mlp-unrolled is the tutorial's first model: forward iteration, backprop through the iterations
  * (--solver forward --backward unrolled --max-iter 200).
@@ -12,7 +13,10 @@
  * `lo` and one of `hi` iterations: (cost(hi) − cost(lo)) / (hi − lo), so the fixed cost of a call
  * (init, stats, the run itself) drops out. Times are medians over `reps` interleaved repeats, with
  * their range. `--against DIR` loads the library from another checkout (an older commit with its
- * own src/) and times it side by side in the same process, alternating call by call.
+ * own src/) and times it side by side in the same process, alternating call by call. `--trips`
+ * compares solver steps per loop trip (stepsPerTrip) side by side instead. `--clock cpu` (default)
+ * times the process's CPU time (onnxruntime's thread included; spinning is off), which a busy
+ * machine disturbs far less than wall time; `--clock wall` times wall time.
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -37,8 +41,12 @@ const TRAIN: Record<string, { model: 'mlp' | 'mlp-newton' | 'conv'; deq: Record<
   'mlp-unrolled': { model: 'mlp', deq: { solver: 'forward', backward: 'unrolled', maxIter: 200 } },
 };
 const trainModels = flag('train', 'mlp')!.split(',').filter((m) => m in TRAIN);
-const stepsPerTrip = flag('steps-per-trip');
+const trips = flag('trips')?.split(',').map(Number);
 const against = flag('against');
+const clock = flag('clock', 'cpu') === 'wall' ? () => performance.now() : () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 const [lo, hi] = [10, 30];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -91,28 +99,27 @@ async function interleaved(cands: Candidate[], warm = 2): Promise<number[][]> {
   for (let r = 0; r < reps; r++) {
     for (let q = 0; q < cands.length; q++) {
       const i = (q + r) % cands.length;
-      const t0 = performance.now();
+      const t0 = clock();
       await cands[i]!.run();
-      t[i]!.push(performance.now() - t0);
+      t[i]!.push(clock() - t0);
     }
   }
   return t;
 }
 
-interface Side { label: string; lib: Lib }
+interface Side { label: string; lib: Lib; extra: Record<string, unknown> }
 
 async function solveCase(sides: Side[], solver: string): Promise<void> {
   const rows: string[] = [];
   const cands: Candidate[] = [];
   const kernels: number[] = [];
-  for (const { label, lib } of sides) {
+  for (const { label, lib, extra } of sides) {
     const { np, jit, fixedPoint, Rng } = lib;
     const rng = new Rng(7);
     const n = 100;
     const W = rng.randn([n, n], 'float32', 0.9 / Math.sqrt(n) / 2);
     const x = rng.randn([100, n], 'float32');
     const cell = (z: any, xx: any, w: any) => np.tanh(np.add(np.matmul(z, w), xx));
-    const extra = stepsPerTrip ? { stepsPerTrip: Number(stepsPerTrip) } : {};
     const fns = [lo, hi].map((maxIter) => jit((xx: any, w: any) => fixedPoint(cell, np.zerosLike(xx), [xx, w], { solver: solver as 'anderson', tol: 0, maxIter, ...extra }).value));
     const counts: { calls: number; byOp: Map<string, number> }[] = [];
     for (const fn of fns) {
@@ -135,9 +142,9 @@ async function solveCase(sides: Side[], solver: string): Promise<void> {
     perIter.push(per);
     console.log(`  ${s.label}: ${kernels[i]!.toFixed(1)} kernels per iteration; µs per iteration ${fmtRange(per, 0)}; ms per ${hi}-iteration solve ${fmtRange(b, 2)}`);
   });
-  if (sides.length === 2) {
-    const ratio = perIter[0]!.map((v, r) => perIter[1]![r]! / v);
-    console.log(`  time per iteration, ${sides[1]!.label} / ${sides[0]!.label}: ${fmtRange(ratio, 2)}`);
+  for (let j = 1; j < sides.length; j++) {
+    const ratio = perIter[0]!.map((v, r) => perIter[j]![r]! / v);
+    console.log(`  time per iteration, ${sides[j]!.label} / ${sides[0]!.label}: ${fmtRange(ratio, 2)}`);
   }
 }
 
@@ -145,12 +152,11 @@ async function trainCase(sides: Side[], name: string): Promise<void> {
   const batch = TRAIN[name]!.model === 'conv' ? 32 : 100;
   const cands: Candidate[] = [];
   const lines: string[] = [];
-  for (const { label, lib } of sides) {
+  for (const { label, lib, extra } of sides) {
     const { Rng } = lib;
     const { makeModel } = lib.nn;
     const { adam, batches, loadBundledDigits, makeTrainer } = lib.train;
     const data = loadBundledDigits();
-    const extra = stepsPerTrip ? { stepsPerTrip: Number(stepsPerTrip) } : {};
     const model = makeModel(TRAIN[name]!.model, { ...TRAIN[name]!.deq, ...extra } as never);
     const trainer = makeTrainer(model, adam(), { intraOpNumThreads: 1 });
     const { params, state } = model.init(new Rng(0));
@@ -166,16 +172,20 @@ async function trainCase(sides: Side[], name: string): Promise<void> {
   console.log(`\n${name} training graph (valueAndGrad), batch ${batch}, initial params, first batch`);
   for (const l of lines) console.log(`  ${l}`);
   sides.forEach((s, i) => console.log(`  ${s.label}: ms per step ${fmtRange(t[i]!, 2)}`));
-  if (sides.length === 2) {
-    const ratio = t[0]!.map((v, r) => t[1]![r]! / v);
-    console.log(`  time per step, ${sides[1]!.label} / ${sides[0]!.label}: ${fmtRange(ratio, 2)}`);
+  for (let j = 1; j < sides.length; j++) {
+    const ratio = t[0]!.map((v, r) => t[j]![r]! / v);
+    console.log(`  time per step, ${sides[j]!.label} / ${sides[0]!.label}: ${fmtRange(ratio, 2)}`);
   }
 }
 
 const sides: Side[] = [];
-if (against) sides.push({ label: `against (${against})`, lib: await loadLib(against) });
-sides.push({ label: 'this checkout', lib: await loadLib(join(import.meta.dirname, '..')) });
-console.log(`onnxruntime-node cpu, 1 intra-op thread, ${reps} interleaved repeats; load average ${loadavg()[0]!.toFixed(2)} at the start`);
+const here = await loadLib(join(import.meta.dirname, '..'));
+if (trips) for (const k of trips) sides.push({ label: `stepsPerTrip ${k}`, lib: here, extra: { stepsPerTrip: k } });
+else {
+  if (against) sides.push({ label: `against (${against})`, lib: await loadLib(against), extra: {} });
+  sides.push({ label: 'this checkout', lib: here, extra: {} });
+}
+console.log(`onnxruntime-node cpu, 1 intra-op thread, ${reps} interleaved repeats, ${flag('clock', 'cpu')} time; load average ${loadavg()[0]!.toFixed(2)} at the start`);
 for (const s of solvers) await solveCase(sides, s);
 for (const m of trainModels) await trainCase(sides, m);
 console.log(`\nload average ${loadavg()[0]!.toFixed(2)} at the end`);
