@@ -2,7 +2,7 @@
  * The dense solve and inverse lowered onto onnxruntime's contrib operator Inverse (com.microsoft)
  * on its CPU providers, against the Gauss–Jordan expansion that standard ONNX targets keep, on
  * both runtimes, in float32 and float64; their derivative rules through either lowering; and the
- * Euclidean norm (one ReduceL2).
+ * Euclidean norm.
  */
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';

@@ -22,14 +22,18 @@ export const reduceMaxP = definePrimitive<ReduceParams>({
   batch: ([x], [d], p) => [[max(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
 });
 
-/** Euclidean norm over axes (ONNX ReduceL2): one kernel where sqrt(sum(x²)) takes three. */
+/**
+ * Euclidean norm over axes, one primitive (its derivative x·dx / ‖x‖ in one rule). It lowers to
+ * Sqrt(ReduceSum(x · x)): onnxruntime's ReduceL2 took longer than those three kernels together
+ * on [100, 100] → [100, 1] (4.0 against 2.3 µs of CPU time per call, measured in one loop each).
+ */
 export const normP = definePrimitive<ReduceParams>({
   name: 'norm',
   shape: ([x], p) => {
     requireFloat('norm', x!);
     return [reducedAval('norm', x!, p)];
   },
-  lower: (ctx, [x], p) => [ctx.op('ReduceL2', [x!, ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })],
+  lower: (ctx, [x], p) => [ctx.op('Sqrt', [ctx.op('ReduceSum', [ctx.op('Mul', [x!, x!]), ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })])],
   jvp: ([x], [dx], p) => {
     const out = norm(x!, p.axes, p.keepdims);
     if (!dx) return [[out], [null]];

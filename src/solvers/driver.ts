@@ -5,9 +5,9 @@
  * functions, run inside one whileLoop (compiled), step by step from the host, or unrolled; all give
  * the same iterates.
  *
- * The books are kept in few kernels, since for small cells they cost more than the cell: norms are
- * one ReduceL2 each, per-sample values stay [B, 1] (no reshapes), the divergence limits stay out of
- * the carried state, and only what changes is carried (see solveCompiled).
+ * The books are kept in few kernels, since for small cells they cost more than the cell: per-sample
+ * values stay [B, 1] (no reshapes), the solver may hand over its residual, the divergence limits
+ * stay out of the carried state, and only what changes is carried (see solveCompiled).
  */
 import type { Value } from '../core/primitive.js';
 import { iota, scalar, Tensor } from '../core/tensor.js';
