@@ -4,12 +4,16 @@
  * memory pattern and the CPU arena on or off.
  *
  *   npx tsx bench/session-memory.ts [--models conv,mlp] [--steps 4] [--reps 5]
+ *   npx tsx bench/session-memory.ts --live conv      onnxruntime's own counters, library defaults
  *
  * Peak RSS: one fresh child process per configuration, training `steps` steps from the same
  * initialisation on the bundled digits (Adam), getrusage maxRSS at the end; "base" is the RSS
  * before the first step (runtime and data loaded). Time: one more child holds a session of every
  * configuration and runs their training graphs alternately on the same batch, `reps` rounds after a
  * warm-up; medians and ranges, and each configuration's ratio to the library's default.
+ * `--live` runs the training graph twice under onnxruntime's profiler with the library's session
+ * options and prints the peak of live tensors and what the CPU arena held (mem_in_use_peak,
+ * mem_arena_held) and where in the run the peak was.
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -80,7 +84,42 @@ function child(args: string[]): unknown {
   return JSON.parse(out.stdout.trim().split('\n').pop()!);
 }
 
-if (argv[0] === '--rss') {
+/** The training graph under onnxruntime's profiler, with the library's memory options. */
+async function live(name: string): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const { readdirSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { treeFlatten, Tensor } = await import('../src/index.js');
+  const { trainer, params, state, data } = setup(name, {});
+  const { x, y } = batches(data.train, BATCH[name]!, { rng: new Rng(1), dropLast: true }).next().value!;
+  const compiled = await trainer.trainGraph.compile(params, state, x, y);
+  const prefix = join(tmpdir(), `deq-session-memory-${process.pid}`);
+  const session = await ort.InferenceSession.create(compiled.model, {
+    executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, enableMemPattern: false, enableCpuMemArena: true,
+    enableProfiling: true, profileFilePrefix: prefix, extra: { session: { 'intra_op.allow_spinning': '0' } },
+  });
+  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+  treeFlatten<unknown>([params, state, x, y])[0].filter((l): l is InstanceType<typeof Tensor> => l instanceof Tensor)
+    .forEach((t, i) => { feeds[session.inputNames[i]!] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]); });
+  for (let i = 0; i < 2; i++) await session.run(feeds);
+  session.endProfiling();
+  const file = readdirSync(tmpdir()).filter((f) => f.startsWith(`deq-session-memory-${process.pid}_`)).map((f) => join(tmpdir(), f))[0]!;
+  type Ev = { cat: string; name: string; args?: Record<string, string> };
+  const nodes = (JSON.parse(readFileSync(file, 'utf8')) as Ev[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  rmSync(file, { force: true });
+  const mb = (v: number) => (v / 2 ** 20).toFixed(0);
+  const peak = Math.max(...nodes.map((e) => Number(e.args?.mem_in_use_peak ?? 0)));
+  const held = Math.max(...nodes.map((e) => Number(e.args?.mem_arena_held ?? 0)));
+  const at = nodes.reduce((b, e, i) => (Number(e.args?.mem_bytes_in_use ?? 0) > Number(nodes[b]!.args?.mem_bytes_in_use ?? 0) ? i : b), 0);
+  console.log(`${name} training graph, library session options (memory pattern off, arena on), 2 runs:`);
+  console.log(`  live tensors peak at ${mb(peak)} MB; the CPU arena held up to ${mb(held)} MB; peak RSS ${rssMB().toFixed(0)} MB`);
+  console.log(`  most in use at node ${at} of ${nodes.length} (${nodes[at]!.name.replace('_kernel_time', '')}, ${nodes[at]!.args?.op_name})`);
+}
+
+if (argv[0] === '--live') {
+  await live(argv[1] ?? 'conv');
+} else if (argv[0] === '--rss') {
   process.stdout.write(`${JSON.stringify(await rssChild(argv[1]!, JSON.parse(argv[2]!) as RuntimeOptions, Number(argv[3])))}\n`);
 } else if (argv[0] === '--time') {
   process.stdout.write(`${JSON.stringify(await timeChild(argv[1]!, Number(argv[2])))}\n`);
