@@ -25,10 +25,10 @@ export interface RuntimeOptions {
   /**
    * onnxruntime's memory pattern (node runtime): plans one block for all of a run's tensors from the
    * first run. Default false: with solver loops the plan held more than the tensors need (conv DEQ
-   * training step: peak RSS 981 MB with it, 647 MB without; bench/session-memory.ts).
+   * training step: peak RSS 1,045 MB with it, 698 MB without; bench/session-memory.ts).
    */
   memoryPattern?: boolean;
-  /** onnxruntime's CPU memory arena (node runtime; default true: without it the peak was higher, 710-806 MB). */
+  /** onnxruntime's CPU memory arena (node runtime; default true: without it the peak was higher, 822–868 MB). */
   memoryArena?: boolean;
 }
 
