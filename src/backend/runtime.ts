@@ -7,6 +7,7 @@
  */
 import type { DType } from '../core/dtype.js';
 import { InputError, OnnxError } from '../core/errors.js';
+import type { Target } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import type { Attempt, IsolatedSession, IsolateOptions, RunLimits, WireTensor } from './isolate.js';
 import { nodePhrase, readOrtError } from './ort-errors.js';
@@ -52,6 +53,14 @@ export interface RuntimeOptions extends RunLimits {
    * in a browser, to standard output in Node) instead of returning it. In-process sessions only.
    */
   profile?: boolean;
+  /**
+   * onnxruntime's memory pattern (node runtime): plans one block for all of a run's tensors from the
+   * first run. Default false: with solver loops the plan held more than the tensors need (conv DEQ
+   * training step: peak RSS 1,045 MB with it, 698 MB without; bench/session-memory.ts).
+   */
+  memoryPattern?: boolean;
+  /** onnxruntime's CPU memory arena (node runtime; default true: without it the peak was higher, 822–868 MB). */
+  memoryArena?: boolean;
 }
 
 /** Where onnxruntime ran one node of a session's (optimised) graph, from its profile. */
@@ -87,6 +96,17 @@ let defaults: RuntimeOptions = { runtime: 'node', intraOpNumThreads: 1, allowSpi
 /** Set the options used when a transform compiles without explicit runtime options. */
 export function setRuntimeDefaults(opts: RuntimeOptions): void {
   defaults = { ...defaults, ...opts };
+}
+
+/**
+ * What graphs for these options may use: onnxruntime's contrib operators only where every provider
+ * tried is a CPU one (node 'cpu', web 'wasm'), the providers they were measured on; WebGPU and the
+ * others get standard ONNX.
+ */
+export function compileTarget(opts: RuntimeOptions = {}): Target {
+  const o = { ...defaults, ...opts };
+  const runtime = o.runtime ?? 'node';
+  return { contribOps: providerList(runtime, o.executionProviders).every((e) => e === 'cpu' || e === 'wasm') };
 }
 
 type Ort = typeof import('onnxruntime-common') & { env: any; InferenceSession: any; Tensor: any };
@@ -201,6 +221,8 @@ function sessionOptions(runtime: RuntimeName, o: RuntimeOptions, eps: string[], 
   };
   if (runtime === 'node') {
     sessionOpts.intraOpNumThreads = o.intraOpNumThreads ?? 1;
+    sessionOpts.enableMemPattern = o.memoryPattern ?? false;
+    sessionOpts.enableCpuMemArena = o.memoryArena ?? true;
     sessionOpts.interOpNumThreads = 1;
     sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
   }

@@ -20,9 +20,21 @@ export type AttrValue =
   | { tensor: Tensor };
 
 /** What a primitive's ONNX lowering can do. Implemented by the backend. */
+/**
+ * What a graph is compiled for. Primitives whose lowering needs operators outside standard ONNX
+ * are expanded into standard ones for targets without them.
+ */
+export interface Target {
+  /** onnxruntime's contrib operators (domain com.microsoft, e.g. Inverse): its CPU and wasm providers have them. */
+  readonly contribOps: boolean;
+}
+
+/** Standard ONNX only: what runs anywhere (WebGPU, other runtimes, exported files). */
+export const PORTABLE_TARGET: Target = { contribOps: false };
+
 export interface LowerCtx {
-  /** Emit an ONNX node; returns its output names. */
-  node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number): string[];
+  /** Emit an ONNX node (in `domain`, default the standard one); returns its output names. */
+  node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number, domain?: string): string[];
   /** Emit an ONNX node with one output. */
   op(opType: string, inputs: string[], attrs?: Record<string, AttrValue>): string;
   /** A constant tensor (an initializer). */
@@ -58,10 +70,13 @@ export interface Primitive<P extends Params = Params> {
   /** ONNX lowering. */
   lower?(ctx: LowerCtx, inputs: string[], params: P, info: LowerInfo): string[];
   /**
-   * A decomposition into other primitives, for primitives without a lowering: the expansion
-   * transform (transforms/expand.ts) replaces them before a graph is lowered.
+   * A decomposition into other primitives, for primitives without a lowering (or whose lowering
+   * the target lacks): the expansion transform (transforms/expand.ts) replaces them before a graph
+   * is lowered, and may pick a different decomposition per target.
    */
-  expand?(inputs: Value[], params: P): Value[];
+  expand?(inputs: Value[], params: P, target: Target): Value[];
+  /** The lowering emits a com.microsoft operator: targets without contrib operators expand instead. */
+  readonly contrib?: boolean;
   /**
    * Forward-mode rule: given primals and tangents (null = symbolic zero), return primal outputs
    * and output tangents, written with np ops.

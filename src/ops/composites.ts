@@ -2,13 +2,16 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
-import { add, astype, div, equal, exp, log, mul, sqrt, sub } from './elementwise.js';
-import { max, mean } from './reduce.js';
+import { add, astype, div, equal, exp, log, mul, sub } from './elementwise.js';
+import { max } from './reduce.js';
 import { expandDims, reshape, sum } from './shape.js';
 import { dtypeOf, fmtShape, normAxis, shapeOf } from './util.js';
 import { bind1 } from '../core/trace.js';
 import { definePrimitive } from '../core/primitive.js';
 import { tensor } from '../core/tensor.js';
+import { layerNorm } from './norm.js';
+
+export { layerNorm };
 
 /** Stop gradients: the value passes through, its derivative is zero. */
 export const stopGradientP = definePrimitive({
@@ -52,22 +55,6 @@ export function crossEntropy(logits: Value, labels: Value): Value {
   const ls = logSoftmax(logits, -1);
   const target = ts.length === 1 ? oneHot(labels, s[1]!, dtypeOf(logits)) : labels;
   return div(sum(mul(ls, target)), -s[0]!);
-}
-
-/**
- * Layer norm over the trailing axes from `axis` on; with `scale` and `bias` (shaped like those
- * trailing axes, or broadcasting to them), the affine map y·scale + bias follows.
- */
-export function layerNorm(x: Value, axis = -1, eps = 1e-5, scale?: Value, bias?: Value): Value {
-  const r = shapeOf(x).length;
-  const a = normAxis('layerNorm', axis, r);
-  const axes = [...Array(r - a).keys()].map((i) => i + a);
-  const m = mean(x, axes, true);
-  const d = sub(x, m);
-  const v = mean(mul(d, d), axes, true);
-  const y = div(d, sqrt(add(v, eps)));
-  const scaled = scale ? mul(y, scale) : y;
-  return bias ? add(scaled, bias) : scaled;
 }
 
 /** Group norm over NC... input: channels split into `groups`, normalised over (C/groups, spatial). */
