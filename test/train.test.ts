@@ -221,6 +221,11 @@ describe('the validation split', () => {
     }
     expect(r.right.test.samples).toBe(40);
     expect(Number.isInteger(Math.round(r.right.test.error * 40 * 1e6) / 1e6)).toBe(true);
+    // for time-to-accuracy measurements only: the test set after every epoch, on request
+    const each = await trainRun(config, data, { testEachEpoch: true })();
+    if (E.isLeft(each)) throw each.left;
+    expect(each.right.history.every((m) => m.testError! >= 0 && m.testError! <= 1)).toBe(true);
+    expect(each.right.history.at(-1)!.testError).toBe(each.right.test.error);
     const none = await trainRun({ ...config, validation: 0 }, data)();
     if (E.isLeft(none)) throw none.left;
     expect(none.right.history.every((m) => Number.isNaN(m.valError))).toBe(true);

@@ -147,7 +147,7 @@ async function loadOrt(name: RuntimeName, level: LogLevel): Promise<Ort> {
 
 const ortTypeOf: Record<string, DType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool' };
 
-export function toOrt(ort: Ort, t: Tensor): unknown {
+function toOrt(ort: Ort, t: Tensor): unknown {
   return new ort.Tensor(t.dtype, t.data, [...t.shape]);
 }
 

@@ -18,7 +18,7 @@ import * as np from '../np.js';
 import { fixedPoint, type FixedPointOptions } from '../solvers/index.js';
 import { importOnnx, type ImportedModel } from '../onnx/import.js';
 import { replaceInitializers } from '../onnx/initializers.js';
-import type { TensorInfo } from '../onnx/proto.js';
+import type { TensorInfo } from '../onnx/info.js';
 import { conv2d, type Conv2dParams, flatten, initConv2d, initLinear, linear, type LinearParams } from './layers.js';
 import type { Model } from './models.js';
 
