@@ -1,10 +1,7 @@
 /** train: data, optimizers and schedules, losses, checkpoints, the compiled step and the run loop. */
+export * from './portable.js';
 export * from './data.js';
-export * from './optim.js';
-export * from './losses.js';
 export * from './checkpoint.js';
-export * from './step.js';
 export * from './run.js';
 export * from './cifar.js';
-export * from './errors.js';
 export { prepareRunDir, readRunCheckpoint, readRunMeta, type RunDirOptions } from './rundir.js';

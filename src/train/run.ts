@@ -1,236 +1,66 @@
 /**
- * A training run: epochs of seeded shuffled batches through the compiled step, evaluation on the
- * test set, a checkpoint (atomic) and metrics file after every epoch, and resume from the last one.
- * At the boundary the run is a TaskEither: failures are values the caller must look at.
+ * A training run: the epoch loop (loop.ts) with a checkpoint (atomic) and metrics file after every
+ * epoch, and resume from the last one. At the boundary the run is a TaskEither: failures are values
+ * the caller must look at.
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { DeqError } from '../core/errors.js';
-import { Rng } from '../core/random.js';
-import type { RuntimeOptions } from '../backend/runtime.js';
-import type { FixedPointOptions } from '../solvers/index.js';
-import { makeModel, type ModelName } from '../nn/models.js';
 import { writeAtomic } from '../util/fs.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { SettingError, type SettingName } from './errors.js';
 import { CHECKPOINT_FILE, METRICS_FILE, prepareRunDir, readRunCheckpoint } from './rundir.js';
-import { batchCount, batches, type DataSplit, type Dataset, randomShift, sizeOfDataset, take } from './data.js';
-import { adam, constantLr, cosineLr, type Optimizer, type Schedule, sgd, stepLr } from './optim.js';
-import { makeTrainer, type StepReport } from './step.js';
+import type { DataSplit } from './dataset.js';
+import {
+  type BatchProgress, type EpochMetrics, type LoopOptions, makeOptimizer, makeSchedule, type OptimizerName, type ScheduleName,
+  type TrainConfig, trainEpochs, type TrainResult, validateConfig,
+} from './loop.js';
 
-export type OptimizerName = 'adam' | 'sgd';
-export type ScheduleName = 'cosine' | 'step' | 'constant';
+export { makeOptimizer, makeSchedule, validateConfig, type OptimizerName, type ScheduleName, type TrainConfig, type EpochMetrics, type BatchProgress, type TrainResult };
 
-export interface TrainConfig {
-  model: ModelName;
-  /** Overrides of the model's solver defaults, or false for an explicit layer in place of the DEQ. */
-  deq: FixedPointOptions | false;
-  optimizer: OptimizerName;
-  schedule: ScheduleName;
-  lr: number;
-  /** Decoupled weight decay for Adam (AdamW), L2 for SGD (default 0). */
-  weightDecay?: number;
-  /** Clip the global gradient norm to this value (default: none). */
-  clipNorm?: number;
-  /** Shift training images by up to this many pixels, at random per image and epoch (default 0). */
-  augment?: number;
-  epochs: number;
-  batchSize: number;
-  evalBatchSize?: number;
-  seed: number;
-  /** Limit the training set to its first n samples (quick runs). */
-  trainLimit?: number;
-  /** Limit the test set to its first n samples. */
-  testLimit?: number;
-  /** How the data was named (`mnist` or a folder), kept in the checkpoint so tools can reload it. */
-  dataSpec?: string;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  trainError: number;
-  trainLoss: number;
-  forwardIters: number;
-  backwardIters: number;
-  testError: number;
-  testLoss: number;
-  testForwardIters: number;
-  seconds: number;
-  steps: number;
-  skipped: number;
-  unconverged: number;
-}
-
-export interface BatchProgress { epoch: number; batch: number; batches: number; loss: number; report: StepReport }
-
-export interface RunOptions {
+export interface RunOptions extends Omit<LoopOptions, 'start' | 'afterEpoch'> {
   /** Folder for the checkpoint and metrics.json, checked (created, test-written) before training. */
   outDir?: string;
   /** Continue from the checkpoint in outDir. */
   resume?: boolean;
   /** Replace a checkpoint already in outDir (without it, or resume, such a folder is refused). */
   overwrite?: boolean;
-  runtime?: RuntimeOptions;
-  onBatch?: (p: BatchProgress) => void;
-  onEpoch?: (m: EpochMetrics) => void;
-  /** A message for a skipped step (reported, never silent). */
-  onSkip?: (epoch: number, batch: number, why: string) => void;
   onResume?: (epoch: number) => void;
-  /** The execution provider that runs the training graph, known after its first compile. */
-  onProvider?: (provider: string) => void;
-}
-
-export interface TrainResult {
-  history: EpochMetrics[];
-  params: unknown;
-  state: unknown;
-  config: TrainConfig;
 }
 
 export { CHECKPOINT_FILE, METRICS_FILE };
 
-export function makeOptimizer(name: OptimizerName, weightDecay = 0): Optimizer<any> {
-  return name === 'adam' ? adam({ weightDecay }) : sgd({ weightDecay });
-}
-
-/** cosine: anneal over the whole run; step: the tutorial's ×0.1 at epoch 5 (or half-way in shorter runs). */
-export function makeSchedule(c: TrainConfig, stepsPerEpoch: number): Schedule {
-  switch (c.schedule) {
-    case 'cosine': return cosineLr(c.lr, c.epochs * stepsPerEpoch, c.lr * 1e-3);
-    case 'step': return stepLr(c.lr, [Math.min(5, Math.ceil(c.epochs / 2))], 0.1);
-    case 'constant': return constantLr(c.lr);
-  }
-}
-
-/** A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one. */
-const epochRng = (seed: number, epoch: number) => new Rng((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
-
-/** Settings that cannot work, each named; the first one found. */
-export function validateConfig(c: TrainConfig): E.Either<SettingError, TrainConfig> {
-  const posInt = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v > 0);
-  const checks: [boolean, SettingName, string][] = [
-    [posInt(c.epochs), 'epochs', `the number of epochs must be a positive integer, got ${c.epochs}`],
-    [posInt(c.batchSize), 'batchSize', `the batch size must be a positive integer, got ${c.batchSize}`],
-    [posInt(c.evalBatchSize), 'evalBatchSize', `the evaluation batch size must be a positive integer, got ${c.evalBatchSize}`],
-    [c.lr > 0 && Number.isFinite(c.lr), 'lr', `the learning rate must be a positive number, got ${c.lr}`],
-    [Number.isInteger(c.seed) && c.seed >= 0 && c.seed < 2 ** 32, 'seed', `the seed must be an integer from 0 to 2^32 - 1, got ${c.seed}`],
-    [c.weightDecay === undefined || (c.weightDecay >= 0 && Number.isFinite(c.weightDecay)), 'weightDecay', `weight decay must be 0 or positive, got ${c.weightDecay}`],
-    // a negative bound would flip the gradient's sign: gradient ascent
-    [c.clipNorm === undefined || (c.clipNorm > 0 && Number.isFinite(c.clipNorm)), 'clipNorm', `the gradient clipping norm must be positive (leave it unset for no clipping), got ${c.clipNorm}`],
-    [c.augment === undefined || (Number.isSafeInteger(c.augment) && c.augment >= 0), 'augment', `the augmentation shift must be 0 or a positive integer, got ${c.augment}`],
-    [posInt(c.trainLimit), 'trainLimit', `the training sample limit must be a positive integer, got ${c.trainLimit}`],
-    [posInt(c.testLimit), 'testLimit', `the test sample limit must be a positive integer, got ${c.testLimit}`],
-  ];
-  const bad = checks.find(([ok]) => !ok);
-  return bad ? E.left(new SettingError([bad[1]], bad[2])) : E.right(c);
-}
-
-const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take(ds, n));
-
+/** The loop with the output folder: checked before the first step, resumed from, written after every epoch. */
 async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
-  const [, c, h] = data.train.images.shape as [number, number, number, number];
-  const model = makeModel(config.model, config.deq, { channels: c, size: h });
-  const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
-  const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm });
-  const train = limit(data.train, config.trainLimit);
-  const test = limit(data.test, config.testLimit);
-  if (sizeOfDataset(train) < config.batchSize) {
-    throw new SettingError(['batchSize', 'trainLimit'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples; use a smaller batch size`);
-  }
-  if (sizeOfDataset(test) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
-  const stepsPerEpoch = batchCount(train, config.batchSize, true);
-  const schedule = makeSchedule(config, stepsPerEpoch);
-
-  let { params, state } = model.init(new Rng(config.seed));
-  let optState: unknown = optimizer.init(params);
-  let history: EpochMetrics[] = [];
-  let startEpoch = 0;
-  const outDir = opts.outDir;
-  const ckPath = outDir !== undefined ? join(outDir, CHECKPOINT_FILE) : undefined;
-  if (outDir !== undefined) {
-    const dir = prepareRunDir(outDir, opts);
-    if (E.isLeft(dir)) throw dir.left;
-    if (opts.resume && dir.right.hasCheckpoint) {
-      const saved = readRunCheckpoint(ckPath!, config, { params, state, optState });
+  const { outDir, resume, overwrite, onResume, ...loop } = opts;
+  if (outDir === undefined) return trainEpochs(config, data, loop);
+  const ckPath = join(outDir, CHECKPOINT_FILE);
+  return trainEpochs(config, data, {
+    ...loop,
+    async start(fresh) {
+      const dir = prepareRunDir(outDir, { resume, overwrite });
+      if (E.isLeft(dir)) throw dir.left;
+      if (!resume || !dir.right.hasCheckpoint) return undefined;
+      const saved = readRunCheckpoint(ckPath, config, fresh);
       if (E.isLeft(saved)) throw saved.left;
-      ({ params, state, optState, history } = saved.right);
-      startEpoch = history.length;
+      const { params, state, optState, history } = saved.right;
       // a run killed between writing metrics.json and the checkpoint left metrics one epoch ahead
       await writeAtomic(join(outDir, METRICS_FILE), metricsJson(saved.right.meta));
-      opts.onResume?.(startEpoch);
-    }
-  }
-
-  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
-  let providerShown = false;
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const t0 = performance.now();
-    let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0;
-    let lr = schedule(epoch * stepsPerEpoch, epoch);
-    const shiftRng = epochRng(config.seed + 7919, epoch);
-    for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
-      const { y } = batch;
-      const x = randomShift(batch.x, shiftRng, config.augment ?? 0);
-      lr = schedule(epoch * stepsPerEpoch + b, epoch);
-      const r = await trainer.step(params, state, optState, x, y, lr);
-      if (!providerShown) {
-        providerShown = true;
-        opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
-      }
-      ({ params, state, optState } = r);
-      const rep = r.report;
-      const n = y.shape[0]!;
-      if (rep.skipped) {
-        skipped++;
-        opts.onSkip?.(epoch, b, rep.skipped);
-      } else {
-        lossSum += rep.loss * n;
-        errSum += rep.errors;
-        seen += n;
-      }
-      if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
-      if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
-      b++;
-      opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
-    }
-    const ev = await evaluate(trainer, params, state, test, evalBatch);
-    const m: EpochMetrics = {
-      epoch: epoch + 1, lr,
-      trainError: seen ? errSum / seen : NaN, trainLoss: seen ? lossSum / seen : NaN,
-      forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
-      testError: ev.error, testLoss: ev.loss, testForwardIters: ev.forwardIters,
-      seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
-    };
-    history.push(m);
-    if (outDir !== undefined && ckPath) {
+      onResume?.(history.length);
+      return { trees: { params, state, optState }, history };
+    },
+    async afterEpoch(trees, history, model) {
       const meta = { config, history, data: data.source, model: model.name, deq: model.deq };
       // metrics first: a kill between the two writes leaves metrics.json ahead of the checkpoint,
       // never behind it, and the resume rewrites it from the checkpoint
       await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta));
-      await saveCheckpoint(ckPath, { meta, trees: { params, state, optState } });
-    }
-    opts.onEpoch?.(m);
-  }
-  return { history, params, state, config };
+      await saveCheckpoint(ckPath, { meta, trees: { params: trees.params, state: trees.state, optState: trees.optState } });
+    },
+  });
 }
 
 const metricsJson = (meta: Record<string, unknown>): string =>
   `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history }, null, 2)}\n`;
-
-async function evaluate(trainer: ReturnType<typeof makeTrainer>, params: unknown, state: unknown, test: Dataset, batchSize: number) {
-  let loss = 0, errors = 0, n = 0, fwd = 0, solves = 0;
-  for (const { x, y } of batches(test, batchSize)) {
-    const r = await trainer.evaluate(params, state, x, y);
-    const k = y.shape[0]!;
-    loss += r.loss * k;
-    errors += r.errors;
-    n += k;
-    if (r.forward) { fwd += r.forward.iterations; solves++; }
-  }
-  return { loss: loss / n, error: errors / n, forwardIters: solves ? fwd / solves : 0 };
-}
 
 /** Train; every failure (bad config, bad data, runtime error) comes back as a Left. */
 export function trainRun(config: TrainConfig, data: DataSplit, opts: RunOptions = {}): TE.TaskEither<DeqError, TrainResult> {

@@ -10,7 +10,7 @@ import type { InputError } from '../core/errors.js';
 import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
 import { CheckpointError, SettingError } from './errors.js';
-import type { EpochMetrics, TrainConfig } from './run.js';
+import type { EpochMetrics, TrainConfig } from './loop.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.deq';
 export const METRICS_FILE = 'metrics.json';

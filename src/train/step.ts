@@ -35,6 +35,8 @@ export interface Trainer {
   step(params: unknown, state: unknown, optState: unknown, x: Tensor, y: Tensor, lr: number): Promise<{ params: unknown; state: unknown; optState: unknown; report: StepReport }>;
   evaluate(params: unknown, state: unknown, x: Tensor, y: Tensor): Promise<{ loss: number; errors: number; forward: SolveReport | null }>;
   readonly trainGraph: Jitted<any>;
+  /** Release both graphs' onnxruntime sessions (a page that trains again frees the old ones). */
+  release(): Promise<void>;
 }
 
 export interface TrainerOptions {
@@ -55,6 +57,9 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
 
   return {
     trainGraph,
+    async release() {
+      await Promise.all([trainGraph.release(), evalGraph.release()]);
+    },
     async step(params, state, optState, x, y, lr) {
       const [[loss, aux], grads] = (await trainGraph(params, state, x, y)) as [[Tensor, { state: unknown; errors: Tensor; stats: ConcreteStats | null }], unknown];
       const forward = readReport(aux.stats);

@@ -1,7 +1,8 @@
 /**
- * Residual traces for the tutorial's plot: the forward solve's relative residual per iteration and
- * the implicit backward solve's (w = Jᵀ w + g at z*, with a random cotangent g as in the tutorial),
- * both from one compiled graph running the same solves training runs.
+ * Residual traces for the tutorial's plot (`deq plot`, the browser page): the forward solve's
+ * relative residual per iteration and the implicit backward solve's (w = Jᵀ w + g at z*, with a
+ * random cotangent g as in the tutorial), both from one compiled graph running the same solves
+ * training runs.
  */
 import { InputError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
@@ -20,7 +21,7 @@ export interface ResidualTraces {
   backward: number[];
 }
 
-
+/** The residual after each iteration of the model's forward and backward solves on the images x. */
 export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
   if (!model.deqParts) throw new InputError(`model ${model.name} has no DEQ layer to trace`);
   const parts = model.deqParts.bind(model);
@@ -36,11 +37,17 @@ export async function residualTraces(model: Model, params: unknown, state: unkno
     return grad(probe)(input);
   }, runtime);
   // the cotangent has the shape of z*, which is the shape of the injected input
-  const shape = await jit((p: unknown, s: unknown, x: Value) => parts(p, s, x).input)(params, state, x);
-  const g = new Rng(seed).randn(shape.shape, shape.dtype);
-  await run(params, state, x, g);
-  const fwd = run.lastTaps['fixedPoint.forward']?.[0];
-  const bwd = run.lastTaps['fixedPoint.backward']?.[0];
-  if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
-  return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+  const inputOf = jit((p: unknown, s: unknown, x: Value) => parts(p, s, x).input, runtime);
+  try {
+    const shape = await inputOf(params, state, x);
+    const g = new Rng(seed).randn(shape.shape, shape.dtype);
+    await run(params, state, x, g);
+    const fwd = run.lastTaps['fixedPoint.forward']?.[0];
+    const bwd = run.lastTaps['fixedPoint.backward']?.[0];
+    if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
+    return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+  } finally {
+    // callers that plot again and again (a page, after every epoch) would otherwise keep every session
+    await Promise.all([run.release(), inputOf.release()]);
+  }
 }
