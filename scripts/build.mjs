@@ -62,7 +62,15 @@ async function main() {
       banner: { js: '#!/usr/bin/env node' },
     });
     chmodSync(at('dist/cli.js'), 0o755);
-    console.log('built dist/cli.js');
+    // deq check runs onnxruntime-node's WebGPU provider in a child process started from this file
+    await esbuild.build({
+      ...common,
+      entryPoints: [at('src/cli/check-child.ts')],
+      outfile: at('dist/check-child.js'),
+      platform: 'node',
+      external: nodeExternals,
+    });
+    console.log('built dist/cli.js and dist/check-child.js');
   } else {
     console.log('skipped dist/cli.js: src/cli/main.ts does not exist yet');
   }

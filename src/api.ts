@@ -26,10 +26,17 @@ export {
   type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution,
 } from './solvers/index.js';
 
-export { setRuntimeDefaults, type RuntimeOptions, type RuntimeName, type LogLevel, type RunLimits, type IsolateOptions } from './backend/runtime.js';
+export { setRuntimeDefaults, placementOf, type RuntimeOptions, type RuntimeName, type LogLevel, type RunLimits, type IsolateOptions, type NodePlacement } from './backend/runtime.js';
 export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
 export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';
+export { widenToFloat64 } from './onnx/widen.js';
+export {
+  checkParity, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
+  type ParityOptions, type ParityReport, type ParityRow, type ParityRunner, type ParityColumn, type BuiltInRuntime, type PlacementSummary,
+} from './onnx/parity.js';
+export { runParityJob, type ParityInputs, type ParityJob, type ParitySolve, type CellRun, type GraphPlacement, type RunHooks } from './onnx/parity-job.js';
+export * as parityWire from './onnx/parity-wire.js';
 export type { TensorInfo } from './onnx/proto.js';
 
 export * as nn from './nn/index.js';

@@ -16,7 +16,13 @@ export {
   expandDims, squeeze, flatten, moveAxis, sum,
 } from './ops/shape.js';
 export { take } from './ops/indexing.js';
-export { max, mean, argmax, variance } from './ops/reduce.js';
+export { gather, scatterAdd } from './ops/gather.js';
+export { stridedSlice, flip } from './ops/strided.js';
+export { max, min, mean, argmax, variance } from './ops/reduce.js';
+export { erf } from './ops/special.js';
+export { clip, leakyRelu, elu, selu, celu, softplus, softsign, hardSigmoid, hardSwish, mish, gelu } from './ops/activations.js';
+export { einsum } from './ops/einsum.js';
+export { maxPool, type PoolOptions } from './ops/pool.js';
 export { matmul } from './ops/linalg.js';
 export { conv2d, avgPool, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.js';
 export { stopGradient, logSumExp, logSoftmax, softmax, oneHot, crossEntropy, layerNorm, groupNorm } from './ops/composites.js';

@@ -22,22 +22,7 @@ const ZOO = new URL('./fixtures/zoo/', import.meta.url);
  * skipped with its reason printed, and asserted to still fail to import with an error naming these
  * ops — so the list can only shrink: adding an op's mapping means deleting its entries here.
  */
-const NOT_YET_IMPORTABLE: Readonly<Record<string, readonly string[]>> = {
-  'attention_gelu.opset13.float32': ['Erf'],
-  'attention_gelu.opset13.float64': ['Erf'],
-  'attention_gelu.opset17.float32': ['Erf'],
-  'attention_gelu.opset17.float64': ['Erf'],
-  'conv_batchnorm.opset13.float32': ['BatchNormalization'],
-  'conv_batchnorm.opset13.float64': ['BatchNormalization'],
-  'conv_batchnorm.opset17.float32': ['BatchNormalization'],
-  'conv_batchnorm.opset17.float64': ['BatchNormalization'],
-  'mlp_layernorm.opset17.float32': ['LayerNormalization'],
-  'mlp_layernorm.opset17.float64': ['LayerNormalization'],
-  'resnet_groupnorm.opset13.float32': ['InstanceNormalization'],
-  'resnet_groupnorm.opset13.float64': ['InstanceNormalization'],
-  'resnet_groupnorm.opset17.float32': ['InstanceNormalization'],
-  'resnet_groupnorm.opset17.float64': ['InstanceNormalization'],
-};
+const NOT_YET_IMPORTABLE: Readonly<Record<string, readonly string[]>> = {};
 
 /** onnxruntime has no float64 kernel for these (RUNTIMES.md), so it cannot run such float64 files itself. */
 const NO_FLOAT64_KERNEL_IN_ONNXRUNTIME = ['Conv', 'Erf'];

@@ -46,6 +46,22 @@ export interface RuntimeOptions extends RunLimits {
    * `maxMemoryMB` caps what it may allocate. An in-process run cannot be stopped.
    */
   isolate?: boolean | IsolateOptions;
+  /**
+   * Record onnxruntime's profile, to learn which execution provider ran each node
+   * (`session.endProfiling()`, `placementOf`). onnxruntime-web prints its profile (to the console
+   * in a browser, to standard output in Node) instead of returning it. In-process sessions only.
+   */
+  profile?: boolean;
+}
+
+/** Where onnxruntime ran one node of a session's (optimised) graph, from its profile. */
+export interface NodePlacement {
+  /** The node's name after graph optimisation (a fused node is named after its fusion). */
+  node: string;
+  /** The kernel's op type, e.g. MatMul, FusedGemm, Loop. */
+  opType: string;
+  /** onnxruntime's name for the provider: 'CPUExecutionProvider', 'WebGpuExecutionProvider', … */
+  provider: string;
 }
 
 export interface Session {
@@ -56,6 +72,11 @@ export interface Session {
   readonly outputNames: readonly string[];
   /** Run; `limits` (with an isolated session only) add to the session's own timeoutMs and signal. */
   run(inputs: readonly Tensor[], limits?: RunLimits): Promise<Tensor[]>;
+  /**
+   * Stop profiling (sessions created with `profile: true`) and return onnxruntime's profile JSON:
+   * read back on onnxruntime-node; undefined on onnxruntime-web, which prints it instead.
+   */
+  endProfiling(): Promise<string | undefined>;
   /** onnxruntime's own run, for measuring the library's overhead (in-process sessions). */
   readonly raw: { run(feeds: Record<string, unknown>): Promise<Record<string, unknown>> };
   release(): Promise<void>;
@@ -142,6 +163,7 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
     throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${o.timeoutMs}`);
   }
+  if (o.isolate && o.profile) throw new InputError('profile needs an in-process session: leave out isolate to profile');
   if (o.isolate) {
     if (runtime !== 'node') throw new InputError("isolate runs onnxruntime-node in a child process; it needs runtime: 'node'");
     const { startIsolated, IsolatedCreateError } = await import('./isolate.js');
@@ -155,17 +177,19 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   }
   if (o.timeoutMs !== undefined || o.signal) throw inProcessLimitsError();
   const ort = await loadOrt(runtime, level);
+  const profile = o.profile ? await profileTarget(runtime) : undefined;
   const failures: { provider: string; message: string }[] = [];
   const causes: unknown[] = [];
   for (const a of attempts) {
     try {
-      const s = await ort.InferenceSession.create(model, a.options);
-      return wrapSession(ort, s, runtime, a.provider, what);
+      const s = await ort.InferenceSession.create(model, { ...a.options, ...profile?.options });
+      return wrapSession(ort, s, runtime, a.provider, what, profile);
     } catch (e) {
       failures.push({ provider: a.provider, message: (e as Error)?.message ?? String(e) });
       causes.push(e);
     }
   }
+  await profile?.discard();
   throw creationError(runtime, failures, what, causes.length === 1 ? causes[0] : causes);
 }
 
@@ -214,7 +238,88 @@ function providerList(runtime: RuntimeName, eps: string[] | undefined): string[]
   return mapped.filter((e, i) => mapped.indexOf(e) === i);
 }
 
-function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, what: string): Session {
+/** Where a profiled session's profile goes: a fresh temporary folder on onnxruntime-node. */
+interface ProfileTarget {
+  options: Record<string, unknown>;
+  /** The profile written so far (after onnxruntime's endProfiling), or undefined when it prints it. */
+  read(): Promise<string | undefined>;
+  discard(): Promise<void>;
+}
+
+async function profileTarget(runtime: RuntimeName): Promise<ProfileTarget> {
+  if (runtime === 'web') return { options: { enableProfiling: true }, read: async () => undefined, discard: async () => {} };
+  // node: builtins behind dynamic imports, so that the browser bundle never loads them
+  const [{ mkdtemp, readdir, readFile, rm }, { tmpdir }, { join }] = await Promise.all([import('node:fs/promises'), import('node:os'), import('node:path')]);
+  const dir = await mkdtemp(join(tmpdir(), 'deq-onnx-profile-'));
+  return {
+    options: { enableProfiling: true, profileFilePrefix: join(dir, 'profile') },
+    async read() {
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+      const text = files.length ? await readFile(join(dir, files[0]!), 'utf8') : undefined;
+      await rm(dir, { recursive: true, force: true });
+      return text;
+    },
+    discard: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** onnxruntime's provider names, short: CPUExecutionProvider → cpu, WebGpuExecutionProvider → webgpu. */
+export function shortProvider(name: string): string {
+  const m = /^(.*)ExecutionProvider$/.exec(name);
+  return m ? m[1]!.toLowerCase() : name;
+}
+
+/**
+ * Which provider ran each node, from an onnxruntime profile (one JSON array, or several printed one
+ * after another): the "Node" events' op_name and provider, once per node name.
+ */
+export function placementOf(profile: string): NodePlacement[] {
+  const seen = new Map<string, NodePlacement>();
+  for (const events of profileArrays(profile)) {
+    for (const e of events) {
+      if (!e || typeof e !== 'object' || e.cat !== 'Node' || typeof e.name !== 'string') continue;
+      const args = e.args ?? {};
+      if (typeof args.provider !== 'string') continue;
+      const node = e.name.replace(/_(kernel_time|fence_before|fence_after)$/, '');
+      if (!seen.has(node)) seen.set(node, { node, opType: String(args.op_name ?? '?'), provider: args.provider });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The JSON arrays in a profile text: onnxruntime-web prints one per session, among other lines. */
+function profileArrays(text: string): any[][] {
+  const whole = tryParse(text.trim());
+  if (Array.isArray(whole)) return [whole];
+  const out: any[][] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() !== '[') continue;
+    const end = lines.findIndex((l, j) => j > i && l.trim() === ']');
+    if (end < 0) break;
+    const arr = tryParse(lines.slice(i, end + 1).join('\n'));
+    if (Array.isArray(arr)) out.push(arr);
+    i = end;
+  }
+  return out;
+}
+
+function tryParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, what: string, profile?: ProfileTarget): Session {
+  let profiling = profile !== undefined;
+  const endProfiling = async (): Promise<string | undefined> => {
+    if (!profiling) return undefined;
+    profiling = false;
+    await s.endProfiling();
+    return profile!.read();
+  };
   const inputNames: string[] = s.inputNames;
   const outputNames: string[] = s.outputNames;
   let lastInputs: Tensor[] | undefined;
@@ -241,7 +346,12 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, w
       }
       return s.run(lastFeeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])), failed);
     },
-    release: () => s.release(),
+    endProfiling,
+    async release() {
+      // a profile left running is written when the session goes: end it here, in its folder
+      if (profiling) await endProfiling().catch(() => undefined);
+      await s.release();
+    },
   };
 }
 
@@ -272,6 +382,7 @@ function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Se
         throw runError(e, what);
       }
     },
+    endProfiling: async () => undefined,
     release: () => iso.release(),
   };
 }

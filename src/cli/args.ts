@@ -33,6 +33,8 @@ export interface CommandSpec {
   summary: string;
   usage: string;
   flags: readonly FlagSpec[];
+  /** One positional argument (e.g. a file), stored under its name; without it, positionals are refused. */
+  positional?: { name: string; help: string; required?: boolean };
   examples?: readonly string[];
 }
 
@@ -108,7 +110,12 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): E.Either
     tokens: true,
   });
   const out: Parsed = {};
+  const pos = spec.positional;
   for (const t of tokens) {
+    if (t.kind === 'positional' && pos && out[pos.name] === undefined) {
+      out[pos.name] = t.value;
+      continue;
+    }
     if (t.kind === 'positional') return fail(`unexpected argument '${t.value}'; flags take the form --name value ${see}`);
     if (t.kind === 'option-terminator') return fail(`unexpected argument '--'; flags take the form --name value ${see}`);
     const f = byName.get(t.name);
@@ -130,6 +137,7 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[]): E.Either
     if (E.isLeft(v)) return fail(v.left);
     out[f.name] = v.right;
   }
+  if (pos?.required && out[pos.name] === undefined && !out.help) return fail(`needs ${pos.name}: ${spec.usage}`);
   return E.right(out);
 }
 
@@ -145,5 +153,6 @@ export function helpText(spec: CommandSpec): string {
   const w = Math.min(Math.max(...rows.map(([l]) => l.length)) + 2, 40);
   const lines = rows.map(([l, r]) => (l.length + 2 > w ? `  ${l}\n  ${' '.repeat(w)}${r}` : `  ${l.padEnd(w)}${r}`));
   const ex = spec.examples?.length ? `\n\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}` : '';
-  return `${spec.summary}\n\nUsage: ${spec.usage}\n\nOptions:\n${lines.join('\n')}${ex}\n`;
+  const args = spec.positional ? `\n\nArguments:\n  ${spec.positional.name.padEnd(w)}${spec.positional.help}` : '';
+  return `${spec.summary}\n\nUsage: ${spec.usage}${args}\n\nOptions:\n${lines.join('\n')}${ex}\n`;
 }

@@ -1,6 +1,7 @@
 /** The `deq` command: dispatch to subcommands; every outcome is an exit code, never an uncaught throw. */
 import * as E from 'fp-ts/lib/Either.js';
 import { type CommandSpec, helpText, parseFlags, suggest, type Parsed } from './args.js';
+import { checkCommand, checkSpec } from './check.js';
 import { exportCommand, exportSpec } from './export.js';
 import type { CliIo } from './io.js';
 import { plotCommand, plotSpec } from './plot.js';
@@ -10,6 +11,7 @@ const commands: { spec: CommandSpec; run: (f: Parsed, io: CliIo) => Promise<numb
   { spec: trainSpec, run: trainCommand },
   { spec: plotSpec, run: plotCommand },
   { spec: exportSpec, run: exportCommand },
+  { spec: checkSpec, run: checkCommand },
 ];
 
 export const mainHelp = (): string =>
@@ -25,6 +27,7 @@ export const mainHelp = (): string =>
     '  deq train            # MLP DEQ on the bundled MNIST digits, checkpoint in ./deq-run',
     '  deq plot             # residual per iteration of the trained model → deq-run/residuals.{svg,png}',
     '  deq export           # cells and their VJP/JVP graphs → onnx-models/',
+    '  deq check cell.onnx  # a cell and its gradients on every runtime present, against a float64 reference',
     '',
   ].join('\n');
 

@@ -9,7 +9,7 @@ import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
 import { decodeModel, defaultOpset, describeModel, fitsInfo, fmtInfoType, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './proto.js';
-import { importedOps, type OpContext } from './import-ops.js';
+import { inputsAt, onnxOps, runNode, specOf } from './import-ops.js';
 
 export interface ImportedModel {
   /** Graph inputs (initializers excluded), in the order `fn` takes them. */
@@ -17,7 +17,11 @@ export interface ImportedModel {
   readonly outputs: readonly TensorInfo[];
   /** Every initializer of the model, by name. */
   readonly initializers: Readonly<Record<string, Tensor>>;
-  /** The float initializers (weights): the trainable parameters `apply` takes. */
+  /**
+   * The float initializers (weights), by ONNX name and in the initializer's own layout: the
+   * trainable parameters `apply` takes and gradients come back for. Float initializers that only
+   * feed inputs which must be known at import (a Dropout ratio, Range bounds) are constants, not params.
+   */
   readonly params: Readonly<Record<string, Tensor>>;
   readonly opset: number;
   /** The model as a function of its inputs, with its own weights; returns the outputs in order. */
@@ -38,20 +42,37 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
   const { inputs, outputs } = describeModel(model, what);
   const initializers: Record<string, Tensor> = {};
   for (const t of graph.initializer ?? []) initializers[t.name ?? ''] = tensorFromProto(t, what);
-  const params = Object.fromEntries(Object.entries(initializers).filter(([, t]) => isFloat(t.dtype)));
   const nodes = (graph.node ?? []) as NodeProto[];
+  const constantUse = hostOnlyInitializers(nodes, opset, initializers);
+  const params = Object.fromEntries(Object.entries(initializers).filter(([k, t]) => isFloat(t.dtype) && !constantUse.has(k)));
+  const weights = new Set<Tensor>(Object.values(params));
 
-  const apply = (weights: Readonly<Record<string, Value>>, ...xs: Value[]): Value[] => {
+  const apply = (given: Readonly<Record<string, Value>>, ...xs: Value[]): Value[] => {
     if (xs.length !== inputs.length) {
       throw new OnnxError(`${what} takes ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}), got ${xs.length}`);
     }
     const env = new Map<string, Value>(Object.entries(initializers));
-    for (const [k, v] of Object.entries(weights)) {
+    const replaced = new Set<Value>(weights);
+    for (const [k, v] of Object.entries(given)) {
       if (!(k in params)) throw new OnnxError(`${what}: no weight named ${k}; the weights are ${Object.keys(params).join(', ')}`);
       env.set(k, v);
+      replaced.add(v);
     }
+    // host tensors other than weights are constants: shape computations on them fold at import
+    const isHost = (v: Value): v is Tensor => v instanceof Tensor && !replaced.has(v);
     inputs.forEach((info, i) => env.set(info.name, checkInput(info, xs[i]!, what)));
-    for (const node of nodes) runNode(node, env, opset, what);
+    for (const node of nodes) {
+      const ins = (node.input ?? []).map((n) => {
+        if (!n) return undefined;
+        const v = env.get(n);
+        if (!v) throw new OnnxError(`${what}: node ${node.name || node.opType} reads ${n}, which is not defined before it`);
+        return v;
+      });
+      const outs = runNode(node, ins, opset, what, isHost);
+      (node.output ?? []).forEach((n, i) => {
+        if (n) env.set(n, outs[i]!);
+      });
+    }
     return outputs.map((o) => {
       const v = env.get(o.name);
       if (!v) throw new OnnxError(`${what}: output ${o.name} is not computed by any node`);
@@ -61,16 +82,30 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
   return { inputs, outputs, initializers, params, opset, fn: (...xs) => apply({}, ...xs), apply };
 }
 
+/** Initializers every use of which is an input that must be known at import (never a weight). */
+function hostOnlyInitializers(nodes: readonly NodeProto[], opset: number, initializers: Readonly<Record<string, Tensor>>): Set<string> {
+  const hostUse = new Set<string>();
+  const otherUse = new Set<string>();
+  for (const node of nodes) {
+    const decls = inputsAt(specOf(node)!, opset);
+    (node.input ?? []).forEach((n, i) => {
+      if (!n || !(n in initializers)) return;
+      (decls[Math.min(i, decls.length - 1)]?.host ? hostUse : otherUse).add(n);
+    });
+  }
+  return new Set([...hostUse].filter((n) => !otherUse.has(n)));
+}
+
 function checkSupported(model: ModelProto, what: string): void {
   const bad = new Set<string>();
   for (const n of model.graph!.node ?? []) {
     const domain = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.` : '';
-    if (domain || !importedOps[n.opType!]) bad.add(`${domain}${n.opType}`);
+    if (domain || !specOf(n)) bad.add(`${domain}${n.opType}`);
   }
   if (bad.size) {
     throw new OnnxError(
       `${what}: ONNX op${bad.size > 1 ? 's' : ''} ${[...bad].join(', ')} ${bad.size > 1 ? 'have' : 'has'} no mapping to np ops. ` +
-        `Supported: ${Object.keys(importedOps).sort().join(', ')}. Re-export the model without ${bad.size > 1 ? 'them' : 'it'}, or add a mapping in src/backend/import-ops.ts.`,
+        `Supported: ${[...onnxOps.keys()].sort().join(', ')} (docs/onnx-ops.md). Re-export the model without ${bad.size > 1 ? 'them' : 'it'}, or add a mapping in src/onnx/ops/.`,
     );
   }
 }
@@ -88,24 +123,4 @@ function checkOutput(info: TensorInfo, v: Value, what: string): Value {
     throw new OnnxError(`${what}: output ${info.name} is computed as ${a.dtype}[${a.shape.join(', ')}] but the model declares ${fmtInfoType(info)}`);
   }
   return v;
-}
-
-function runNode(node: NodeProto, env: Map<string, Value>, opset: number, what: string): void {
-  const inputs = (node.input ?? []).map((n) => {
-    if (!n) return undefined;
-    const v = env.get(n);
-    if (!v) throw new OnnxError(`${what}: node ${node.name || node.opType} reads ${n}, which is not defined before it`);
-    return v;
-  });
-  const ctx: OpContext = { node, inputs, opset, what, label: `${node.opType}${node.name ? ` (${node.name})` : ''}` };
-  let outs: Value[];
-  try {
-    outs = importedOps[node.opType!]!(ctx);
-  } catch (e) {
-    if (e instanceof OnnxError) throw e;
-    throw new OnnxError(`${what}: importing ${ctx.label} failed: ${(e as Error).message}`);
-  }
-  (node.output ?? []).forEach((n, i) => {
-    if (n && outs[i] !== undefined) env.set(n, outs[i]!);
-  });
 }

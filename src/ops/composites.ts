@@ -54,15 +54,20 @@ export function crossEntropy(logits: Value, labels: Value): Value {
   return div(sum(mul(ls, target)), -s[0]!);
 }
 
-/** Layer norm over the trailing axes from `axis` on (no affine; multiply and add yourself). */
-export function layerNorm(x: Value, axis = -1, eps = 1e-5): Value {
+/**
+ * Layer norm over the trailing axes from `axis` on; with `scale` and `bias` (shaped like those
+ * trailing axes, or broadcasting to them), the affine map y·scale + bias follows.
+ */
+export function layerNorm(x: Value, axis = -1, eps = 1e-5, scale?: Value, bias?: Value): Value {
   const r = shapeOf(x).length;
   const a = normAxis('layerNorm', axis, r);
   const axes = [...Array(r - a).keys()].map((i) => i + a);
   const m = mean(x, axes, true);
   const d = sub(x, m);
   const v = mean(mul(d, d), axes, true);
-  return div(d, sqrt(add(v, eps)));
+  const y = div(d, sqrt(add(v, eps)));
+  const scaled = scale ? mul(y, scale) : y;
+  return bias ? add(scaled, bias) : scaled;
 }
 
 /** Group norm over NC... input: channels split into `groups`, normalised over (C/groups, spatial). */

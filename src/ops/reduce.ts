@@ -2,7 +2,7 @@
 import { definePrimitive, type Value } from '../core/primitive.js';
 import { sizeOf } from '../core/tensor.js';
 import { avalOf, bind1 } from '../core/trace.js';
-import { astype, div, equal, mul, sub } from './elementwise.js';
+import { astype, div, equal, mul, neg, sub } from './elementwise.js';
 import { axesOf, batchFirst, keptShape, reducedAval, type ReduceParams, reshape, shiftAxes, sum } from './shape.js';
 import { dtypeOf, normAxis, requireFloat, shapeOf } from './util.js';
 
@@ -34,6 +34,10 @@ export function max(x: Value, axis?: number | readonly number[], keepdims = fals
   const axes = axesOf('max', x, axis);
   if (axes.length === 0) return x;
   return bind1(reduceMaxP, [x], { axes, keepdims });
+}
+/** Minimum over axes: −max(−x), so ties share the derivative as max's do. */
+export function min(x: Value, axis?: number | readonly number[], keepdims = false): Value {
+  return neg(max(neg(x), axis, keepdims));
 }
 export function mean(x: Value, axis?: number | readonly number[], keepdims = false): Value {
   // an integer mean would silently round (integer division)

@@ -32,7 +32,8 @@ export const reshapeP = definePrimitive<{ shape: number[] }>({
     }
     return [{ shape: p.shape, dtype: x!.dtype }];
   },
-  lower: (ctx, [x], p) => [ctx.op('Reshape', [x!, ctx.ints(p.shape)])],
+  // ONNX reads a 0 in the target as "copy the input's dimension" unless allowzero is set
+  lower: (ctx, [x], p) => [ctx.op('Reshape', [x!, ctx.ints(p.shape)], p.shape.includes(0) ? { allowzero: 1 } : {})],
   jvp: ([x], [dx], p) => [[reshape(x!, p.shape)], [dx && reshape(dx, p.shape)]],
   transpose: ([ct], [x]) => [ct && reshape(ct, (x as Undefined).aval.shape)],
   batch: ([x], [d], p) => {
