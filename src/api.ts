@@ -32,7 +32,7 @@ export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';
 export { widenToFloat64 } from './onnx/widen.js';
 export {
-  checkParity, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
+  checkParity, compareRuns, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
   type ParityOptions, type ParityReport, type ParityRow, type ParityRunner, type ParityColumn, type BuiltInRuntime, type PlacementSummary,
 } from './onnx/parity.js';
 export { runParityJob, type ParityInputs, type ParityJob, type ParitySolve, type CellRun, type GraphPlacement, type RunHooks } from './onnx/parity-job.js';

@@ -69,6 +69,9 @@ export interface BatchProgress {
   samples: number;
   /** Wall-clock seconds of this step (the compiled graph and the host update; the first includes compiling). */
   seconds: number;
+  /** The model after this step (a page predicts and plots with it). */
+  params: unknown;
+  state: unknown;
 }
 
 /** What a run trains: the model's params and state, and the optimizer's state. */
@@ -81,8 +84,12 @@ export interface LoopOptions {
   onEpoch?: (m: EpochMetrics) => void;
   /** A message for a skipped step (reported, never silent). */
   onSkip?: (epoch: number, batch: number, why: string) => void;
-  /** The execution provider that runs the training graph, known after its first compile. */
-  onProvider?: (provider: string) => void;
+  /**
+   * The execution provider the training graph's session was created with, after its first step;
+   * with `runtime.profile`, also onnxruntime's profile of that step (where each node ran: see
+   * placementOf), which onnxruntime-web prints to the console instead (then undefined here).
+   */
+  onProvider?: (provider: string, profile?: string) => void;
   /** Stops the run before its next step: the loop rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
@@ -184,7 +191,10 @@ export async function trainEpochs(config: TrainConfig, data: DataSplit, opts: Lo
         const seconds = (performance.now() - s0) / 1000;
         if (!providerShown) {
           providerShown = true;
-          opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
+          const { session } = await trainer.trainGraph.compile(params, state, x, y);
+          // a profiled run (runtime.profile) records its first step only, then runs unprofiled
+          const profile = opts.runtime?.profile ? await session.endProfiling() : undefined;
+          opts.onProvider?.(session.provider, profile);
         }
         ({ params, state, optState } = r);
         const rep = r.report;
@@ -200,7 +210,7 @@ export async function trainEpochs(config: TrainConfig, data: DataSplit, opts: Lo
         if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
         if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
         b++;
-        await opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep, samples: n, seconds });
+        await opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep, samples: n, seconds, params, state });
       }
       const ev = await evaluate(trainer, params, state, test, evalBatch);
       const m: EpochMetrics = {

@@ -14,6 +14,7 @@ import * as np from '../np.js';
 import { fixedPoint, readStats } from '../solvers/index.js';
 import { grad } from '../transforms/grad.js';
 import { jit } from '../transforms/jit.js';
+import { stage } from '../transforms/stage.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 
 export interface ResidualTraces {
@@ -21,8 +22,15 @@ export interface ResidualTraces {
   backward: number[];
 }
 
-/** The residual after each iteration of the model's forward and backward solves on the images x. */
-export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
+/** A compiled residual trace for one model and solver settings, run again for new params. */
+export interface ResidualTracer {
+  /** The residual after each iteration of the forward and backward solves on the images x. */
+  traces(params: unknown, state: unknown, x: Tensor, seed?: number): Promise<ResidualTraces>;
+  /** Release the compiled graph's session. */
+  release(): Promise<void>;
+}
+
+export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime: RuntimeOptions = {}): ResidualTracer {
   if (!model.deqParts) throw new InputError(`model ${model.name} has no DEQ layer to trace`);
   const parts = model.deqParts.bind(model);
   // the gradient of <z*, g> w.r.t. the injected input runs exactly the implicit backward solve that
@@ -35,19 +43,28 @@ export async function residualTraces(model: Model, params: unknown, state: unkno
         backwardTol: deq.backwardTol, backwardMaxIter: deq.backwardMaxIter,
       }).value, g));
     return grad(probe)(input);
-  }, runtime);
-  // the cotangent has the shape of z*, which is the shape of the injected input
-  const inputOf = jit((p: unknown, s: unknown, x: Value) => parts(p, s, x).input, runtime);
+  }, { ...runtime, name: `${model.name}_residuals` });
+  return {
+    async traces(params, state, x, seed = 0) {
+      // the cotangent has the shape of z*, which is the shape of the injected input (traced, not run)
+      const input = stage((p: unknown, s: unknown, x: Value) => parts(p, s, x).input, [params, state, x]).graph.outputs[0]!.aval;
+      const g = new Rng(seed).randn(input.shape, input.dtype);
+      await run(params, state, x, g);
+      const fwd = run.lastTaps['fixedPoint.forward']?.[0];
+      const bwd = run.lastTaps['fixedPoint.backward']?.[0];
+      if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
+      return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+    },
+    release: () => run.release(),
+  };
+}
+
+/** The residual after each iteration of the model's forward and backward solves on the images x, once. */
+export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
+  const tracer = makeResidualTracer(model, deq, runtime);
   try {
-    const shape = await inputOf(params, state, x);
-    const g = new Rng(seed).randn(shape.shape, shape.dtype);
-    await run(params, state, x, g);
-    const fwd = run.lastTaps['fixedPoint.forward']?.[0];
-    const bwd = run.lastTaps['fixedPoint.backward']?.[0];
-    if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
-    return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+    return await tracer.traces(params, state, x, seed);
   } finally {
-    // callers that plot again and again (a page, after every epoch) would otherwise keep every session
-    await Promise.all([run.release(), inputOf.release()]);
+    await tracer.release();
   }
 }

@@ -53,7 +53,8 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
   const evalGraph = jit((params: unknown, state: unknown, x: Value, y: Value) => {
     const out = model.apply(params, state, x, { train: false });
     return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats: out.stats };
-  }, { ...runtime, name: `${model.name}_eval` });
+    // a profile (runtime.profile) is of the training step; evaluation runs unprofiled
+  }, { ...runtime, profile: false, name: `${model.name}_eval` });
 
   return {
     trainGraph,
