@@ -10,7 +10,7 @@ import { $, message } from './dom.js';
 import { Drawing } from './drawing.js';
 import { ortVersion, pageEnv, type PageEnv, type Provider } from './env.js';
 import { forgetRows, keepRow, type RunRow, showRows } from './runs.js';
-import { commandOf, type Settings, throughput, Training } from './training.js';
+import { commandOf, configOf, mlpOf, type Settings, throughput, Training } from './training.js';
 
 async function loadDigits(): Promise<DataSplit> {
   const res = await fetch(new URL('digits.bin', location.href));
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   showRows(null);
 
   // before any training, the draw panel predicts with a fresh (untrained) model
-  const fresh = deq.train.modelFor({ model: 'mlp', deq: { trace: true } } as Parameters<typeof deq.train.modelFor>[0], data);
+  const fresh = mlpOf(configOf(readSettings(form)));
   const init = fresh.init(new deq.Rng(0));
   const drawing = new Drawing({
     current() {

@@ -5,7 +5,7 @@
  */
 import * as deq from '../src/browser.js';
 import type { DataSplit } from '../src/train/dataset.js';
-import type { EpochMetrics, TrainConfig } from '../src/train/loop.js';
+import type { EpochMetrics, Evaluation, TrainConfig } from '../src/train/loop.js';
 import { metricsTable } from '../src/cli/format.js';
 import { $, drawChart, message, nextFrame, PALETTE } from './dom.js';
 import { executionProviders, type Provider } from './env.js';
@@ -39,7 +39,7 @@ export function summarise(nodes: readonly deq.NodePlacement[]): Placement | null
   return out;
 }
 
-export interface StepRecord { epoch: number; batch: number; loss: number; seconds: number; samples: number; forwardIters: number; backwardIters: number }
+export interface StepRecord { epoch: number; batch: number; batches: number; loss: number; seconds: number; samples: number; forwardIters: number; backwardIters: number }
 
 /** What the page has trained so far (read by the draw panel, the throughput table and the browser test). */
 export interface TrainingState {
@@ -52,11 +52,16 @@ export interface TrainingState {
   placement: Placement | null;
   steps: StepRecord[];
   epochs: EpochMetrics[];
+  /** The test set's evaluation, once, when the run is done. */
+  test: Evaluation | null;
   model: deq.nn.Model | null;
   params: unknown;
   state: unknown;
   error: string | null;
 }
+
+/** The bundled digits' 8,000 training images less the 1,000 held out for validation. */
+export const TRAIN_SAMPLES = 7000;
 
 /** The settings as `npm run train` flags; the run's other settings are the CLI's defaults. */
 export function configOf(s: Settings): TrainConfig {
@@ -64,19 +69,22 @@ export function configOf(s: Settings): TrainConfig {
     model: 'mlp',
     // trace: every step also reports its residual after each iteration (the residual plot)
     deq: { solver: s.solver, tol: s.tol, backward: s.backward === 'phantom' ? { phantom: 5 } : s.backward, trace: true },
-    optimizer: 'adam', schedule: 'cosine', lr: 2e-3, clipNorm: 2, augment: 1, weightDecay: 0,
+    optimizer: 'adam', schedule: 'cosine', lr: 4e-3, clipNorm: 2, augment: 1, weightDecay: 0,
     epochs: s.epochs, batchSize: s.batch, seed: s.seed,
-    ...(s.samples < 8000 ? { trainLimit: s.samples } : {}),
+    ...(s.samples < TRAIN_SAMPLES ? { trainLimit: s.samples } : {}),
   };
 }
 
 export function commandOf(s: Settings): string {
-  const limit = s.samples < 8000 ? ` --train-limit ${s.samples}` : '';
+  const limit = s.samples < TRAIN_SAMPLES ? ` --train-limit ${s.samples}` : '';
   return `npm run train -- --solver ${s.solver} --backward ${s.backward} --tol ${s.tol} --epochs ${s.epochs} --batch ${s.batch}${limit} --seed ${s.seed}`;
 }
 
+/** The model the config describes (the CLI builds the same one: buildModel of an mlp without normalisation). */
+export const mlpOf = (config: TrainConfig): deq.nn.Model => deq.nn.makeModel('mlp', config.deq, { channels: 1, size: 28 });
+
 export class Training {
-  readonly state: TrainingState = { status: 'idle', settings: null, config: null, provider: null, placement: null, steps: [], epochs: [], model: null, params: null, state: null, error: null };
+  readonly state: TrainingState = { status: 'idle', settings: null, config: null, provider: null, placement: null, steps: [], epochs: [], test: null, model: null, params: null, state: null, error: null };
   private abort: AbortController | null = null;
   private resume: (() => void) | null = null;
   private finished: Promise<void> = Promise.resolve();
@@ -93,8 +101,8 @@ export class Training {
     const abort = new AbortController();
     this.abort = abort;
     const s = this.state;
-    Object.assign(s, { status: 'running', settings, config, provider: null, placement: null, steps: [], epochs: [], error: null });
-    s.model = deq.train.modelFor(config, this.data);
+    Object.assign(s, { status: 'running', settings, config, provider: null, placement: null, steps: [], epochs: [], test: null, error: null });
+    s.model = mlpOf(config);
     ({ params: s.params, state: s.state } = s.model.init(new deq.Rng(config.seed)));
     this.draw(true);
     this.finished = this.loop(config, settings.provider, abort);
@@ -107,7 +115,7 @@ export class Training {
     // the first step is profiled: onnxruntime-web prints where each node ran, and the page reads it
     startCapture();
     try {
-      await deq.train.trainEpochs(config, this.data, {
+      const result = await deq.train.trainEpochs(config, this.data, this.state.model!, {
         runtime: { runtime: 'web', executionProviders: executionProviders(provider), profile: true },
         signal: abort.signal,
         onProvider: (p, profile) => {
@@ -120,7 +128,7 @@ export class Training {
           s.params = p.params;
           s.state = p.state;
           s.steps.push({
-            epoch: p.epoch + 1, batch: p.batch, loss: p.report.loss, seconds: p.seconds, samples: p.samples,
+            epoch: p.epoch + 1, batch: p.batch, batches: p.batches, loss: p.report.loss, seconds: p.seconds, samples: p.samples,
             forwardIters: p.report.forward?.iterations ?? 0, backwardIters: p.report.backward?.iterations ?? 0,
           });
           this.lastTraces = { forward: p.report.forward?.trace ?? [], backward: p.report.backward?.trace ?? [] };
@@ -138,6 +146,7 @@ export class Training {
           this.draw(true);
         },
       });
+      s.test = result.test;
       s.status = 'done';
     } catch (e) {
       if (abort.signal.aborted) s.status = 'stopped';
@@ -180,13 +189,13 @@ export class Training {
   private draw(force: boolean): void {
     const s = this.state;
     const last = s.steps[s.steps.length - 1];
-    const perEpoch = s.config ? Math.floor(Math.min(s.config.trainLimit ?? 8000, 8000) / s.config.batchSize) : 0;
     const rate = throughput(s.steps);
     const head = { idle: 'not started', running: 'training', paused: 'paused', done: 'finished', stopped: 'stopped', failed: 'failed' }[s.status];
     const where = s.provider ? ` on ${s.provider}${placementText(s.placement)}` : s.status === 'running' ? ' (compiling the training step…)' : '';
-    const at = last ? ` · epoch ${last.epoch}/${s.config!.epochs}, step ${last.batch}/${perEpoch} · loss ${last.loss.toFixed(4)} · ${last.forwardIters} forward / ${last.backwardIters} backward iterations` : '';
+    const at = last ? ` · epoch ${last.epoch}/${s.config!.epochs}, step ${last.batch}/${last.batches} · loss ${last.loss.toFixed(4)} · ${last.forwardIters} forward / ${last.backwardIters} backward iterations` : '';
     const speed = rate ? ` · ${rate.samplesPerSecond.toFixed(0)} samples/s` : '';
-    $('progress').textContent = `${head}${where}${at}${speed}${s.error ? ` · ${s.error}` : ''}`;
+    const test = s.test ? ` · test error ${(100 * s.test.error).toFixed(2)}% on ${s.test.samples} digits` : '';
+    $('progress').textContent = `${head}${where}${at}${speed}${test}${s.error ? ` · ${s.error}` : ''}`;
     $('progress').classList.toggle('error', s.status === 'failed');
     const now = performance.now();
     if (!force && now - this.lastDraw < 250) return;
@@ -194,12 +203,13 @@ export class Training {
     $('table').textContent = s.epochs.length ? metricsTable(s.epochs) : '';
     if (s.steps.length) {
       const losses = s.steps.map((r) => r.loss);
-      // the latest evaluation's test error, from the step it followed: a staircase over the epochs
-      const testError = losses.map((_, i) => [...s.epochs].reverse().find((m) => m.epoch * perEpoch - 1 <= i)?.testError ?? NaN);
+      // the latest validation error, from the step it followed: a staircase over the epochs
+      const perEpoch = last!.batches;
+      const valError = losses.map((_, i) => [...s.epochs].reverse().find((m) => m.epoch * perEpoch - 1 <= i)?.valError ?? NaN);
       drawChart('loss-chart', [
         { name: 'train loss', values: losses, color: PALETTE[0]! },
-        { name: 'test error', values: testError, color: PALETTE[2]! },
-      ], 'Loss and test error', 'Step', 'Loss, error rate');
+        { name: 'validation error', values: valError, color: PALETTE[2]! },
+      ], 'Loss and validation error', 'Step', 'Loss, error rate');
     }
     const t = this.lastTraces;
     if (t.forward.length) {

@@ -30,6 +30,7 @@ export { setRuntimeDefaults, placementOf, type RuntimeOptions, type RuntimeName,
 export { toOnnx, type ExportOptions, type ExampleArgs, type ManifestEntry, type Exported } from './onnx/export.js';
 export { loadOnnx, type LoadedModel } from './onnx/load.js';
 export { importOnnx, type ImportedModel } from './onnx/import.js';
+export { replaceInitializers } from './onnx/initializers.js';
 export { widenToFloat64 } from './onnx/widen.js';
 export {
   checkParity, compareRuns, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
@@ -37,6 +38,6 @@ export {
 } from './onnx/parity.js';
 export { runParityJob, type ParityInputs, type ParityJob, type ParitySolve, type CellRun, type GraphPlacement, type RunHooks } from './onnx/parity-job.js';
 export * as parityWire from './onnx/parity-wire.js';
-export type { TensorInfo } from './onnx/proto.js';
+export type { TensorInfo } from './onnx/info.js';
 
 export * as nn from './nn/index.js';

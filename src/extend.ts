@@ -19,5 +19,5 @@ export {
   resolveSolver, loopSettings, solveCompiled, solveUnrolled, driverInit, driverStep, driverContinue, driverStats, STAT_FIELDS,
   type Solver, type BatchMap, type LoopSettings, type DriverState,
 } from './solvers/index.js';
-export { createSession, type Session } from './backend/runtime.js';
+export { createSession, nodePlacement, type NodePlacement, type Session } from './backend/runtime.js';
 export { lowerModel, encodeModel, OPSET } from './backend/lower.js';

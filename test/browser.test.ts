@@ -1,7 +1,7 @@
 /**
  * In a real browser: the harness page (web/) runs a jit-compiled tanh cell and its gradient on
  * onnxruntime-web (wasm) in headless Chromium, and the results match onnxruntime-node.
- * Needs Debian's chromium (`apt-get install -y chromium`); skipped with a message without it.
+ * Needs Debian's chromium (`apt-get install -y chromium`); skipped with a message without it (an error under CI=true).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +12,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grad, jit, np, Rng, Tensor, type Value } from '../src/index.js';
 import { startServer } from '../web/serve.mjs';
+import { requireOrSkip } from './support/require.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+const haveChromium = requireOrSkip(CHROMIUM, existsSync(CHROMIUM), 'apt-get install -y chromium', 'the browser tests');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 type Plain = { shape: number[]; data: number[] };

@@ -72,7 +72,7 @@ describe('train flags', () => {
     if (E.isLeft(c)) throw c.left;
     expect(c.right.config.deq).toMatchObject({ backward: { phantom: 3 } });
     expect(c.right.runtime.executionProviders).toEqual(['cuda', 'cpu']);
-    expect(c.right.config.lr).toBe(0.002);
+    expect(c.right.config.lr).toBe(0.004);
     expect(c.right.config.clipNorm).toBe(2);
     expect(c.right.config.epochs).toBe(2);
     const bad = parseFlags(trainSpec, ['--phantom-steps', '3']);

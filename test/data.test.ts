@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/index.js';
 import { idxBytes } from './helpers/tiny-data.js';
 import { batches, datasetFromIdx, loadBundledDigits, loadData, loadIdxFolder, parseIdx, type IdxArray } from '../src/train/data.js';
+import { requireOrSkip } from './support/require.js';
 
 
 const right = <A>(e: E.Either<Error, A>): A => {
@@ -148,9 +149,9 @@ describe('batches', () => {
 });
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
-if (!existsSync(FASHION)) console.warn(`skipping the Fashion-MNIST check: ${FASHION} does not exist (apt-get install dataset-fashion-mnist)`);
+const haveFashion = requireOrSkip(FASHION, existsSync(FASHION), 'apt-get install -y dataset-fashion-mnist', 'the Fashion-MNIST reader test');
 describe('Fashion-MNIST from the Debian package', () => {
-  it.runIf(existsSync(FASHION))('reads 60,000 / 10,000 images with labels 0..9', () => {
+  it.runIf(haveFashion)('reads 60,000 / 10,000 images with labels 0..9', () => {
     const split = right(loadIdxFolder(FASHION));
     expect(split.train.images.shape).toEqual([60000, 1, 28, 28]);
     expect(split.test.images.shape).toEqual([10000, 1, 28, 28]);

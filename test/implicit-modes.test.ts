@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixedPoint, jit, np, Rng, Tensor, valueAndGrad, type BackwardMode, type SolverName, type Value } from '../src/index.js';
 import { relErr } from './helpers/gradcheck.js';
+import { relDist, rows, tanhCellRef, tanhFixedPointRef } from './helpers/tanh-deq.js';
 
 const rng = new Rng(777);
 
@@ -91,4 +92,54 @@ describe('jfb and phantom gradients', () => {
       expect(c, JSON.stringify(mode)).toBeLessThan(1 - 1e-8); // an approximation, not the implicit gradient
     }
   });
+});
+
+/**
+ * The defining formulas, in plain float64 JS on z* found by Newton's method: jfb is the gradient of
+ * ⟨r, f(z*, x, W)⟩ with z* held constant; phantom(k, λ) backpropagates through k damped steps
+ * z ← (1 − λ) z + λ f(z, x, W) started from z* held constant.
+ */
+describe('jfb and phantom gradients against their definitions', () => {
+  const W = withNorm(rng.randn([n, n], 'float64'), 0.5);
+  const w = W.toArray();
+  const xs = rows(x.toArray(), n);
+  const rs = rows(r.toArray(), n);
+  const zStar = xs.map((xb) => tanhFixedPointRef(xb, w));
+
+  /** [∂/∂x, ∂/∂W] of ⟨r, z_k⟩ through k damped steps from z* (k = 1, λ = 1 is jfb). */
+  function phantomRef(k: number, lam: number): [number[], number[]] {
+    const gx: number[] = [];
+    const gW = new Array<number>(n * n).fill(0);
+    xs.forEach((xb, b) => {
+      const zsteps = [zStar[b]!];
+      for (let t = 0; t < k; t++) {
+        const z = zsteps[t]!;
+        const f = tanhCellRef(z, xb, w);
+        zsteps.push(z.map((v, i) => (1 - lam) * v + lam * f[i]!));
+      }
+      let g = rs[b]!.slice();
+      const gxb = new Array<number>(n).fill(0);
+      for (let t = k - 1; t >= 0; t--) {
+        const z = zsteps[t]!;
+        const f = tanhCellRef(z, xb, w);
+        const h = g.map((gi, i) => lam * gi * (1 - f[i]! ** 2)); // through tanh's pre-activation
+        h.forEach((hi, i) => { gxb[i]! += hi; });
+        for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) gW[j * n + i]! += z[j]! * h[i]!;
+        g = g.map((gi, j) => (1 - lam) * gi + h.reduce((s, hi, i) => s + hi * w[j * n + i]!, 0));
+      }
+      gx.push(...gxb);
+    });
+    return [gx, gW];
+  }
+
+  const cases: [BackwardMode, number, number][] = [['jfb', 1, 1], [{ phantom: 5 }, 5, 0.8], [{ phantom: 3, damping: 1 }, 3, 1], [{ phantom: 2, damping: 0.5 }, 2, 0.5]];
+  for (const [mode, k, lam] of cases) {
+    it(`${JSON.stringify(mode)}: the gradient of ⟨r, z_${k}⟩ through ${k} step${k > 1 ? 's' : ''} of damping ${lam} from z* held constant`, async () => {
+      const got = await gradsOf(W, mode, 'anderson', 200);
+      expect(got.converged).toBe(true);
+      const [gx, gW] = phantomRef(k, lam);
+      expect(relDist(got.grads[0]!.toArray(), gx)).toBeLessThan(1e-10);
+      expect(relDist(got.grads[1]!.toArray(), gW)).toBeLessThan(1e-10);
+    });
+  }
 });

@@ -77,7 +77,7 @@ describe('round trip: export, import, differentiate', () => {
 
   it('a gradient graph exported to ONNX imports and runs', async () => {
     const loss = (p: { W: Value; b: Value }, x: Value) => np.sum(np.square(cell(p, x)));
-    const { bytes, manifest } = toOnnx((p: { W: Value; b: Value }, x: Value) => grad(loss)(p, x), { params, x }, { batchArgs: [] });
+    const { bytes, manifest } = toOnnx((p: { W: Value; b: Value }, x: Value) => grad(loss)(p, x), { params, x });
     expect(manifest.outputs.map((o) => o.name)).toEqual(['W', 'b']);
     const m = importOnnx(bytes);
     const got = await jit((p: { W: Value; b: Value }, x: Value) => m.fn(p.W, p.b, x))(params, x);

@@ -4,6 +4,8 @@ import {
   avgPool, batchNorm, conv2d, flatten, groupNorm, initAffine, initBatchNormState, initConv2d, initLinear,
   initResNetCell, initTanhCell, linear, makeModel, resNetCell, tanhCell,
 } from '../src/nn/index.js';
+import { deqLayer } from '../src/nn/deq.js';
+import { relDist, rows, tanhCellRef, tanhFixedPointRef } from './helpers/tanh-deq.js';
 
 const rng = () => new Rng(3);
 const maxAbs = (t: Tensor) => Math.max(...t.toArray().map(Math.abs));
@@ -119,10 +121,30 @@ describe('models', () => {
     const x = rng().uniform([4, 1, 28, 28]);
     const out = await jit((p: any, s: unknown, x: Value) => {
       const o = model.apply(p, s, x, { train: false });
-      return { logits: o.logits, converged: o.stats!.converged, iterations: o.stats!.iterations };
+      const parts = model.deqParts!(p, s, x);
+      const z = deqLayer(parts.cell, parts.input, parts.cellParams, model.deq).value;
+      return { logits: o.logits, z, input: parts.input, converged: o.stats!.converged, iterations: o.stats!.iterations };
     })(params, state, x);
     expect(out.logits.shape).toEqual([4, 10]);
     expect(out.converged.item()).toBe(1);
     expect(out.iterations.item()).toBeGreaterThan(1);
+
+    // not the library's word for it: the residual of z* under the cell, recomputed here, and the
+    // logits against a fixed point found independently (Newton's method in float64)
+    const p = params as { enc: { W: Tensor; b: Tensor }; cell: { W: Tensor }; dec: { W: Tensor; b: Tensor } };
+    const hidden = p.cell.W.shape[0]!;
+    const W = p.cell.W.toArray();
+    const [encW, encB, decW, decB] = [p.enc.W, p.enc.b, p.dec.W, p.dec.b].map((t) => t.toArray());
+    const h = rows(x.toArray(), 784).map((xb) => Array.from({ length: hidden }, (_, i) => xb.reduce((s, v, k) => s + v * encW[k * hidden + i]!, encB[i]!)));
+    expect(relDist(out.input.toArray(), h.flat())).toBeLessThan(1e-6);
+    const zs = rows(out.z.toArray(), hidden);
+    const logits = rows(out.logits.toArray(), 10);
+    zs.forEach((z, b) => {
+      expect(relDist(tanhCellRef(z, h[b]!, W), z)).toBeLessThan(1e-4);
+      const ref = tanhFixedPointRef(h[b]!, W);
+      expect(relDist(z, ref)).toBeLessThan(1e-4);
+      const refLogits = Array.from({ length: 10 }, (_, c) => ref.reduce((s, v, j) => s + v * decW[j * 10 + c]!, decB[c]!));
+      expect(relDist(logits[b]!, refLogits)).toBeLessThan(1e-4);
+    });
   });
 });

@@ -171,8 +171,8 @@ describe('training errors name settings, not flags', () => {
 
   it('a batch larger than the training set, an empty test set, bad numbers, an unusable folder', async () => {
     const big = await settingError({ ...config, batchSize: 200 });
-    expect(big.message).toBe('batch size 200 is larger than the 64 training samples; use a smaller batch size');
-    expect(big.settings).toEqual(['batchSize', 'trainLimit']);
+    expect(big.message).toBe('batch size 200 is larger than the 56 training samples (8 more are held out for validation); use a smaller batch size');
+    expect(big.settings).toEqual(['batchSize', 'trainLimit', 'validation']);
     const split = tinySplit();
     const empty = await settingError(config, { ...split, test: { images: new Tensor('float32', [0, 1, 8, 8]), labels: new Tensor('int64', [0]) } });
     expect(empty.message).toMatch(/test set of tiny random digits is empty/);

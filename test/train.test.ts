@@ -7,8 +7,8 @@ import { InputError, np, Rng, tensor, Tensor, type Value } from '../src/index.js
 import { writeAtomic } from '../src/util/fs.js';
 import { initLinear, linear, flatten, type Model } from '../src/nn/index.js';
 import {
-  adam, cosineLr, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, makeTrainer, saveCheckpoint, sgd, stepLr,
-  treeAllFinite,
+  adam, BUNDLED_TRAIN_SIZE, cosineLr, decodeCheckpoint, defaultValidationSize, encodeCheckpoint, holdOut, loadBundledDigits,
+  loadCheckpoint, makeTrainer, saveCheckpoint, sgd, stepLr, trainRun, treeAllFinite, type Dataset, type TrainConfig,
 } from '../src/train/index.js';
 
 const vals = (t: unknown) => (t as Tensor).toArray();
@@ -166,5 +166,65 @@ describe('checkpoints', () => {
     expect(E.isLeft(junk) && junk.left).toBeInstanceOf(InputError);
     const missing = loadCheckpoint('/no/such/checkpoint.deq');
     expect(E.isLeft(missing) && missing.left.message).toMatch(/cannot read checkpoint \(ENOENT\)/);
+  });
+});
+
+describe('the validation split', () => {
+  /** n samples whose first pixel is their index, so a split can be traced back. */
+  const indexed = (n: number): Dataset => ({
+    images: new Tensor('float32', [n, 1, 2, 2], Float32Array.from({ length: 4 * n }, (_, i) => (i % 4 === 0 ? i / 4 : 0.5))),
+    labels: new Tensor('int64', [n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 10))),
+  });
+  const ids = (ds: Dataset) => ds.images.toArray().filter((_, i) => i % 4 === 0);
+
+  it('holds out a fixed seeded set: disjoint from the rest, together the whole training set, the rest in order', () => {
+    const ds = indexed(80);
+    const { train, validation } = holdOut(ds, 10);
+    const held = ids(validation);
+    const kept = ids(train);
+    expect(held).toHaveLength(10);
+    expect(kept).toHaveLength(70);
+    expect([...held, ...kept].sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    expect(kept).toEqual([...kept].sort((a, b) => a - b));
+    expect(held).not.toEqual(Array.from({ length: 10 }, (_, i) => i)); // drawn, not the first ten
+    expect(ids(holdOut(ds, 10).validation)).toEqual(held); // the same every time
+    expect(train.labels.toArray()).toEqual(kept.map((i) => i % 10));
+    expect(ids(holdOut(ds, 0).train)).toEqual(ids(ds));
+    expect(() => holdOut(ds, 80)).toThrow(InputError);
+    expect(() => holdOut(ds, -1)).toThrow(/0 to 79 of the 80 training samples, got -1/);
+  });
+
+  it('takes 1,000 of the 8,000 bundled training digits (an eighth of a smaller set)', () => {
+    expect(defaultValidationSize(BUNDLED_TRAIN_SIZE)).toBe(1000);
+    expect(defaultValidationSize(60000)).toBe(1000);
+    expect(defaultValidationSize(80)).toBe(10);
+    const { train, validation } = holdOut(loadBundledDigits().train, 1000);
+    expect(train.labels.shape).toEqual([7000]);
+    expect(validation.labels.shape).toEqual([1000]);
+    // every digit is in the validation set, roughly as often as in the training set
+    const counts = Array.from({ length: 10 }, (_, d) => validation.labels.toArray().filter((v) => v === d).length);
+    expect(Math.min(...counts)).toBeGreaterThan(60);
+  });
+
+  it('a run reports per-epoch errors on the validation set and the test error once, at the end', async () => {
+    const data = { train: indexed(240), test: indexed(40), source: 'indexed' };
+    const config: TrainConfig = { model: 'mlp', deq: false, optimizer: 'adam', schedule: 'constant', lr: 1e-2, epochs: 2, batchSize: 20, seed: 0, validation: 30 };
+    const sizes: unknown[] = [];
+    const r = await trainRun(config, data, { onSplit: (n) => sizes.push(n) })();
+    if (E.isLeft(r)) throw r.left;
+    expect(sizes).toEqual([{ train: 210, validation: 30, test: 40 }]);
+    expect(r.right.history).toHaveLength(2);
+    for (const m of r.right.history) {
+      expect(m.valError).toBeGreaterThanOrEqual(0);
+      expect(Number.isInteger(Math.round(m.valError * 30 * 1e6) / 1e6)).toBe(true); // counted over the 30 held out
+      expect(Object.keys(m).filter((k) => /test/i.test(k))).toEqual([]);
+    }
+    expect(r.right.test.samples).toBe(40);
+    expect(Number.isInteger(Math.round(r.right.test.error * 40 * 1e6) / 1e6)).toBe(true);
+    const none = await trainRun({ ...config, validation: 0 }, data)();
+    if (E.isLeft(none)) throw none.left;
+    expect(none.right.history.every((m) => Number.isNaN(m.valError))).toBe(true);
+    const tooMany = await trainRun({ ...config, validation: 240 }, data)();
+    expect(E.isLeft(tooMany) && tooMany.left.message).toMatch(/validation set of 240 leaves none of the 240 training samples/);
   });
 });

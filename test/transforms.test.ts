@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { grad, jit, jvp, np, Rng, tensor, type Tensor, valueAndGrad, vjp, type Value } from '../src/index.js';
 import { expectGradsOk, relErr } from './helpers/gradcheck.js';
-import { expectClose, f64, mapRef, matmulRef, values } from './helpers/reference.js';
+import { expectClose, f64, mapRef, matmulRef, transposeRef, values } from './helpers/reference.js';
 
 const rng = new Rng(71);
 const cube = (x: Value) => np.mul(np.mul(x, x), x);
@@ -180,6 +180,22 @@ describe('pytrees through jvp and vjp', () => {
     expectClose(g1.b, g2.b, 1e-14);
     // the bias gradient of a mean cross-entropy sums (softmax - onehot) / N over the batch
     expect(values(g1.b).reduce((a, v) => a + v, 0)).toBeCloseTo(0, 14);
+    // and both against the formulas: L = mean(logsumexp(l) - l[y]), ∂L/∂W = xᵀ G, ∂L/∂b = Σ G,
+    // G = (softmax(l) - onehot(y)) / N, l = x W + b
+    const logits = values(matmulRef(x, params.W)).map((v, i) => v + values(params.b)[i % 3]!);
+    const labels = values(y);
+    let lossRef = 0;
+    const G = new Array<number>(15);
+    for (let r = 0; r < 5; r++) {
+      const row = logits.slice(3 * r, 3 * r + 3);
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+      lossRef += (lse - row[labels[r]!]!) / 5;
+      row.forEach((v, c) => { G[3 * r + c] = (Math.exp(v - lse) - (c === labels[r] ? 1 : 0)) / 5; });
+    }
+    expect(l1.item()).toBeCloseTo(lossRef, 13);
+    expectClose(g1.W, matmulRef(transposeRef(x, [1, 0]), f64([5, 3], G)), 1e-13);
+    expectClose(g1.b, f64([3], [0, 1, 2].map((c) => [0, 1, 2, 3, 4].reduce((a, r) => a + G[3 * r + c]!, 0))), 1e-13);
   });
 });
 

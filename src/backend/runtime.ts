@@ -386,3 +386,32 @@ function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Se
     release: () => iso.release(),
   };
 }
+
+/** Where one node ran, as onnxruntime's profiler recorded it. */
+export interface NodePlacement {
+  /** The node's name after graph optimisation (a fused node is named after its fusion). */
+  node: string;
+  opType: string;
+  /** onnxruntime's name for the provider: 'CPUExecutionProvider', 'WebGpuExecutionProvider', … */
+  provider: string;
+}
+
+/**
+ * Run a model once with onnxruntime's profiler on and report the execution provider of every node
+ * that ran, nodes inside Loop bodies included. A session's `provider` only names the first provider
+ * that loaded: onnxruntime still gives each node to the first provider in the list with a kernel
+ * for it, so this is where to see where the work went. onnxruntime-node only (onnxruntime-web
+ * writes no profile file).
+ */
+export async function nodePlacement(model: Uint8Array, inputs: readonly Tensor[], opts: RuntimeOptions = {}): Promise<{ provider: string; outputs: Tensor[]; nodes: NodePlacement[] }> {
+  if ((opts.runtime ?? defaults.runtime) === 'web') throw new OnnxError("nodePlacement: onnxruntime-web writes no profile; use runtime 'node'");
+  const session = await createSession(model, { ...opts, profile: true });
+  try {
+    const outputs = await session.run(inputs);
+    const profile = await session.endProfiling();
+    if (profile === undefined) throw new OnnxError('nodePlacement: onnxruntime wrote no profile');
+    return { provider: session.provider, outputs, nodes: placementOf(profile) };
+  } finally {
+    await session.release();
+  }
+}

@@ -2,6 +2,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { type CommandSpec, helpText, parseFlags, suggest, type Parsed } from './args.js';
 import { checkCommand, checkSpec } from './check.js';
+import { evalCommand, evalSpec } from './eval.js';
 import { exportCommand, exportSpec } from './export.js';
 import type { CliIo } from './io.js';
 import { plotCommand, plotSpec } from './plot.js';
@@ -9,6 +10,7 @@ import { trainCommand, trainSpec } from './train.js';
 
 const commands: { spec: CommandSpec; run: (f: Parsed, io: CliIo) => Promise<number> }[] = [
   { spec: trainSpec, run: trainCommand },
+  { spec: evalSpec, run: evalCommand },
   { spec: plotSpec, run: plotCommand },
   { spec: exportSpec, run: exportCommand },
   { spec: checkSpec, run: checkCommand },
@@ -25,6 +27,7 @@ export const mainHelp = (): string =>
     '',
     'Run deq <command> --help for its options. Quick start:',
     '  deq train            # MLP DEQ on the bundled MNIST digits, checkpoint in ./deq-run',
+    '  deq eval             # test error and per-sample solver iterations and residuals of the trained model',
     '  deq plot             # residual per iteration of the trained model → deq-run/residuals.{svg,png}',
     '  deq export           # cells and their VJP/JVP graphs → onnx-models/',
     '  deq check cell.onnx  # a cell and its gradients on every runtime present, against a float64 reference',

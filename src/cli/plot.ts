@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { deqPresets, makeModel, modelNames, type ModelName } from '../nn/models.js';
+import { deqPresets, type Model, modelNames, type ModelName } from '../nn/models.js';
+import { cellDeqPreset } from '../nn/onnxCell.js';
+import { InputError } from '../core/errors.js';
+import { shortHash } from '../train/cellSource.js';
+import { buildModel } from '../train/model.js';
+import { readCellFile } from './cell.js';
 import type { FixedPointOptions, SolverName } from '../solvers/index.js';
 import { writeAtomic } from '../util/fs.js';
 import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
@@ -64,15 +69,33 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   } else {
     io.out(`no ${CHECKPOINT_FILE} in ${out}: plotting an untrained model (run deq train --out ${out} first for a trained one)`);
   }
-  const modelName = (config.model ?? (f.model as ModelName | undefined) ?? 'mlp') as ModelName;
+  const modelName = (config.model ?? (f.model as ModelName | undefined) ?? 'mlp') as ModelName | 'cell';
   const data = loadData(config.dataSpec ?? 'mnist');
   if (E.isLeft(data)) { io.err(`deq plot: ${data.left.message}`); return 2; }
   const batch = (f.batch as number | undefined) ?? 100;
   const x = take(data.right.test, batch).images;
   const [, c, h] = x.shape as [number, number, number, number];
   const trainedDeq = config.deq === false ? {} : config.deq ?? {};
-  if (!modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
-  const model = makeModel(modelName, trainedDeq, { channels: c, size: h });
+  let model: Model;
+  let preset: FixedPointOptions;
+  const dims = { channels: c, size: h };
+  if (modelName === 'cell' && config.cell) {
+    // the run's cell file, by the path its checkpoint records, checked by content
+    const cell = await readCellFile(config.cell.file, config.cell.inputs, `${ckPath} records this path for the run's cell; put the file back there`, `${config.cell.file}, recorded in ${ckPath}`);
+    if (E.isLeft(cell)) { io.err(`deq plot: ${cell.left}`); return 2; }
+    if (cell.right.source.sha256 !== config.cell.sha256) { io.err(`deq plot: ${config.cell.file} is not the file ${ckPath} was trained on (sha256 ${shortHash(cell.right.source.sha256)}…, the run's ${shortHash(config.cell.sha256)}…)`); return 2; }
+    try {
+      model = buildModel({ ...config, model: 'cell', deq: trainedDeq }, dims, trainedDeq, cell.right.bytes);
+    } catch (e) {
+      if (e instanceof InputError) { io.err(`deq plot: ${e.message}`); return 2; }
+      throw e;
+    }
+    preset = cellDeqPreset(cell.right.cell);
+  } else {
+    if (modelName === 'cell' || !modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
+    model = buildModel({ ...config, model: modelName, deq: trainedDeq }, dims);
+    preset = deqPresets[modelName];
+  }
   const init = model.init(new Rng(config.seed ?? 0));
   for (const key of ['params', 'state'] as const) {
     const why = key in trees ? treeMismatch(trees[key], init[key], key) : null;
@@ -81,9 +104,9 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const params = trees.params ?? init.params;
   const state = trees.state ?? init.state;
   const deq: FixedPointOptions = {
-    ...deqPresets[modelName],
+    ...preset,
     ...(model.deq || {}),
-    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : deqPresets[modelName].solver),
+    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : preset.solver),
     tol: (f.tol as number | undefined) ?? 1e-6,
     maxIter: (f['max-iter'] as number | undefined) ?? 60,
   };

@@ -19,6 +19,14 @@ export interface ModelOutput {
   state: unknown;
   /** Forward-solve statistics of the DEQ layer (null when the layer is explicit). */
   stats: SolveStats | null;
+  /** The DEQ layer's fixed point with its cell and the cell's other arguments (absent for an explicit layer), for terms such as `jacobianPenalty`. */
+  equilibrium?: Equilibrium;
+}
+
+export interface Equilibrium {
+  cell: (z: Value, ...args: any[]) => Value;
+  zStar: Value;
+  args: unknown[];
 }
 
 export interface Model<P = any, S = any> {
@@ -34,6 +42,8 @@ export interface DeqParts {
   cell: (z: Value, x: Value, params: any) => Value;
   input: Value;
   cellParams: unknown;
+  /** Where the solve starts (default: zeros shaped like the input). */
+  z0?: Value;
 }
 
 export interface MlpConfig {
@@ -65,7 +75,8 @@ export function mlpModel(config: MlpConfig, name = 'mlp'): Model<MlpParams, Reco
     apply: (p, state, x) => {
       const h = linear(p.enc, flatten(x));
       const { value, stats } = deqLayer(tanhCell, h, p.cell, config.deq);
-      return { logits: linear(p.dec, value), state, stats };
+      const equilibrium = config.deq === false ? {} : { equilibrium: { cell: tanhCell, zStar: value, args: [h, p.cell] } };
+      return { logits: linear(p.dec, value), state, stats, ...equilibrium };
     },
   };
 }
@@ -119,7 +130,8 @@ export function convModel(config: ConvConfig): Model<ConvParams, ConvState> {
       const { value, stats } = deqLayer(cell, a.y, p.cell, config.deq);
       const b = batchNorm(p.bn2, s.bn2, value, { train });
       const logits = linear(p.head, flatten(avgPool(b.y, pool)));
-      return { logits, state: { bn1: a.state, bn2: b.state }, stats };
+      const equilibrium = config.deq === false ? {} : { equilibrium: { cell, zStar: value, args: [a.y, p.cell] } };
+      return { logits, state: { bn1: a.state, bn2: b.state }, stats, ...equilibrium };
     },
   };
 }

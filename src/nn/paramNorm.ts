@@ -106,6 +106,31 @@ export type SpectralNormState<T = Value> = Record<string, T>;
 export interface SpectralNormInit {
   select: LeafSelector;
   dtype?: DType;
+  /**
+   * Power iterations run here, on the host, from the random start (default 0), so that σ̂ starts
+   * at the largest singular value instead of below it and the first steps' weights keep their bound.
+   */
+  warmup?: number;
+}
+
+/** `steps` power iterations u ← M Mᵀ u / ‖M Mᵀ u‖ on M [rows, cols] (row-major), in float64. */
+function powerIterate(M: ArrayLike<number>, rows: number, cols: number, u: Float64Array, steps: number): void {
+  const v = new Float64Array(cols);
+  const unit = (x: Float64Array) => {
+    const n = Math.hypot(...x);
+    if (n > 0) for (let i = 0; i < x.length; i++) x[i] = x[i]! / n;
+  };
+  for (let s = 0; s < steps; s++) {
+    v.fill(0);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) v[j] += u[i]! * M[i * cols + j]!;
+    unit(v);
+    for (let i = 0; i < rows; i++) {
+      let acc = 0;
+      for (let j = 0; j < cols; j++) acc += M[i * cols + j]! * v[j]!;
+      u[i] = acc;
+    }
+    unit(u);
+  }
 }
 
 /**
@@ -116,10 +141,15 @@ export function initSpectralNorm(rng: Rng, params: unknown, opts: SpectralNormIn
   const state: SpectralNormState<Tensor> = {};
   for (const { path, leaf } of selectLeaves('initSpectralNorm', params, opts.select)) {
     if (leaf.rank < 2) throw new ShapeError(`initSpectralNorm: '${path}' has shape [${leaf.shape}]; spectral normalisation needs a weight of rank ≥ 2 (leave biases out of select)`);
-    const u = rng.randn([leaf.shape[0]!], opts.dtype ?? leaf.dtype);
-    const d = u.data as Float64Array;
-    const n = Math.hypot(...d);
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! / n;
+    const rows = leaf.shape[0]!;
+    const warmup = opts.warmup ?? 0;
+    if (!Number.isInteger(warmup) || warmup < 0) throw new InputError(`initSpectralNorm: warmup must be a non-negative integer, got ${opts.warmup}`);
+    const start = Float64Array.from(rng.randn([rows], 'float64').data as Float64Array);
+    const n = Math.hypot(...start);
+    for (let i = 0; i < rows; i++) start[i] = start[i]! / n;
+    powerIterate(leaf.data as ArrayLike<number>, rows, leaf.size / rows, start, warmup);
+    const u = new Tensor(opts.dtype ?? leaf.dtype, [rows]);
+    (u.data as Float64Array).set(start);
     state[path] = u;
   }
   return state;

@@ -13,7 +13,7 @@ import { batchPolymorphic, PROBE_SETS, ProbeCollision } from './polymorphic.js';
 import { decodeModel, describeModel } from './proto.js';
 import { stage } from '../transforms/stage.js';
 import { writeAtomic } from '../util/fs.js';
-import type { TensorInfo } from './proto.js';
+import type { TensorInfo } from './info.js';
 
 export interface ExportOptions {
   /** Names of the graph inputs, one per tensor leaf of the arguments (default: pytree paths). */

@@ -16,6 +16,10 @@ export { onnxOps };
 const KIND_OF_TYPE: Record<number, AttrKind> = { 1: 'float', 2: 'int', 3: 'string', 4: 'tensor', 6: 'floats', 7: 'ints', 8: 'strings' };
 const TYPE_NAMES: Record<number, string> = { 0: 'UNDEFINED', 1: 'FLOAT', 2: 'INT', 3: 'STRING', 4: 'TENSOR', 5: 'GRAPH', 6: 'FLOATS', 7: 'INTS', 8: 'STRINGS', 11: 'SPARSE_TENSOR', 13: 'TYPE_PROTO' };
 
+const TYPE_WORDS: Record<InputDecl['type'], string> = {
+  float: 'a float32 or float64', int: 'an int32 or int64', numeric: 'a float or integer', bool: 'a bool', any: 'any',
+};
+
 const inOpsets = (r: readonly [number, number?] | undefined, opset: number): boolean =>
   !r || (opset >= r[0] && (r[1] === undefined || opset <= r[1]));
 const fmtOpsets = (r: readonly [number, number?]): string => (r[1] === undefined ? `from opset ${r[0]}` : `in opsets ${r[0]}–${r[1]}`);
@@ -87,7 +91,7 @@ function checkInputs(spec: OpSpec, node: NodeProto, inputs: readonly (Value | un
   if (variadic && !decls[decls.length - 1]!.optional && inputs.slice(decls.length - 1).every((v) => !v)) fail(`needs at least one ${decls[decls.length - 1]!.name} input`);
   inputs.forEach((v, i) => {
     const d = decls[Math.min(i, decls.length - 1)]!;
-    if (v && !accepts(d.type, dtypeOf(v))) fail(`input ${i} (${d.name}) is ${dtypeOf(v)}; ${spec.op} takes ${d.type === 'numeric' ? 'a float or integer' : d.type === 'any' ? 'a' : d.type} tensor there`);
+    if (v && !accepts(d.type, dtypeOf(v))) fail(`input ${i} (${d.name}) is ${dtypeOf(v)}; ${spec.op} takes ${TYPE_WORDS[d.type]} tensor there`);
   });
   const variadicOut = spec.outputs[spec.outputs.length - 1] === '...';
   const outs = node.output?.length ?? 0;

@@ -8,7 +8,8 @@ import { OnnxError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
-import { decodeModel, defaultOpset, describeModel, fitsInfo, fmtInfoType, type ModelProto, type NodeProto, tensorFromProto, type TensorInfo } from './proto.js';
+import type { TensorInfo } from './info.js';
+import { decodeModel, defaultOpset, describeModel, fitsInfo, fmtInfoType, type ModelProto, type NodeProto, tensorFromProto } from './proto.js';
 import { inputsAt, onnxOps, runNode, specOf } from './import-ops.js';
 
 export interface ImportedModel {

@@ -7,7 +7,8 @@ import { OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { createSession, type RunLimits, type RuntimeOptions, type Session } from '../backend/runtime.js';
 import { readBytes } from '../util/fs.js';
-import { canonicalBytes, decodeModel, describeModel, fitsInfo, fmtInfoType, type TensorInfo } from './proto.js';
+import type { TensorInfo } from './info.js';
+import { canonicalBytes, decodeModel, describeModel, fitsInfo, fmtInfoType } from './proto.js';
 
 /** A validated .onnx model with a session, run by input name. */
 export interface LoadedModel {

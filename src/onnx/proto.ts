@@ -9,6 +9,7 @@ import { OnnxError } from '../core/errors.js';
 import { Tensor, sizeOf } from '../core/tensor.js';
 import { checkModel } from './model-check.js';
 import { checkTensor } from './tensor-check.js';
+import type { TensorInfo } from './info.js';
 
 const { onnx } = onnxProto;
 
@@ -19,14 +20,7 @@ export type NodeProto = InstanceType<typeof onnx.NodeProto>;
 export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 
-/** A graph input or output: a null dimension is symbolic (any size). */
-export interface TensorInfo {
-  name: string;
-  shape: (number | null)[];
-  dtype: DType;
-  /** True when the model declares no shape at all: any rank (`shape` is then empty). */
-  anyRank?: boolean;
-}
+export type { TensorInfo };
 
 /** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
 export function toNumber(x: unknown): number {

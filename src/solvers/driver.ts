@@ -21,6 +21,22 @@ export interface DriverState<S = unknown> {
   last: Value; // scalar: largest metric of the current iterate
   diverged: Value; // bool scalar
   trace: Value; // [maxIter] largest metric per step (zeros when not traced)
+  /** With `perSample`: each sample's books, frozen once it first meets the tolerance. */
+  sample?: SampleBooks;
+}
+
+export interface SampleBooks {
+  iterations: Value; // [B] steps until the sample first met the tolerance (float, like the stats)
+  relResidual: Value; // [B] its relative residual then
+}
+
+/** Books of the samples still short of the tolerance before this step move on to `next`'s values. */
+function sampleStep(books: SampleBooks, prevMetric: Value, next: { k: Value; bestRel: Value }, o: LoopSettings): SampleBooks {
+  const open = np.logicalNot(np.less(prevMetric, o.tol));
+  return {
+    iterations: np.where(open, np.astype(next.k, np.dtype(books.iterations)), books.iterations),
+    relResidual: np.where(open, next.bestRel, books.relResidual),
+  };
 }
 
 const rowNorm = (a: Value): Value => np.sqrt(np.sum(np.mul(a, a), 1));
@@ -53,6 +69,7 @@ export function driverInit<S>(solver: Solver<S>, f: BatchMap, z0: Value, o: Loop
     last: np.max(m.metric),
     diverged: np.logicalNot(np.equal(np.sum(np.astype(np.logicalNot(isFinite(m.metric)), dt)), 0)),
     trace: np.zerosOf([Math.max(o.maxIter, 1)], dt),
+    ...(o.perSample ? { sample: { iterations: np.zerosOf([np.shape(z0)[0]!], dt), relResidual: m.rel } } : {}),
   };
 }
 
@@ -68,18 +85,21 @@ export function driverStep<S>(solver: Solver<S>, f: BatchMap, st: DriverState<S>
   if (o.trace) {
     trace = np.add(trace, np.mul(np.astype(np.equal(iota(o.maxIter), st.k), np.dtype(worst)), worst));
   }
+  const k = np.add(st.k, 1);
+  const bestRel = np.where(better, m.rel, st.bestRel);
   return {
-    k: np.add(st.k, 1),
+    k,
     s,
     best: np.where(better2, m.z, st.best),
     bestMetric: np.where(better, m.metric, st.bestMetric),
     bestAbs: np.where(better, m.abs, st.bestAbs),
-    bestRel: np.where(better, m.rel, st.bestRel),
+    bestRel,
     limit: st.limit,
     limitAbs: st.limitAbs,
     last: worst,
     diverged: np.logicalOr(st.diverged, bad),
     trace,
+    ...(st.sample ? { sample: sampleStep(st.sample, st.bestMetric, { k, bestRel }, o) } : {}),
   };
 }
 
@@ -100,6 +120,9 @@ export function driverStats(st: DriverState, o: LoopSettings): Required<SolveSta
     converged: np.less(np.max(st.bestMetric), o.tol),
     diverged: st.diverged,
     trace: st.trace,
+    // without perSample the outputs still exist (a primitive's outputs are fixed): zeros, never reported
+    sampleIterations: st.sample?.iterations ?? np.zerosOf([np.shape(st.best)[0]!], dt),
+    sampleRelResidual: st.sample?.relResidual ?? np.zerosOf([np.shape(st.best)[0]!], dt),
   };
 }
 
@@ -118,7 +141,10 @@ export function solveUnrolled<S>(solver: Solver<S>, f: BatchMap, z0: Value, o: L
     // samples that have converged stop counting iterations; their kept iterate no longer changes
     const going = driverContinue(st, o);
     // onnxruntime has no bool Where kernel; next.diverged already includes st.diverged
+    const prev = st.sample;
     st = { ...next, k: np.where(going, next.k, st.k), diverged: np.logicalOr(st.diverged, np.logicalAnd(going, next.diverged)) };
+    // after a divergence the count stands still, and so do the books of samples still open
+    if (prev && next.sample) st.sample = { iterations: np.where(going, next.sample.iterations, prev.iterations), relResidual: np.where(going, next.sample.relResidual, prev.relResidual) };
   }
   return { z: st.best, stats: driverStats(st, o) };
 }

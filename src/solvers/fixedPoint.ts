@@ -39,7 +39,7 @@ interface LinearParams extends SolveParams {
 }
 
 /** The avals of a solve primitive's statistics outputs, in STAT_FIELDS order. */
-const statAvals = (dt: Tensor['dtype'], maxIter: number): Aval[] => {
+const statAvals = (dt: Tensor['dtype'], maxIter: number, batch: number): Aval[] => {
   const avals: Record<(typeof STAT_FIELDS)[number], Aval> = {
     iterations: { shape: [], dtype: dt },
     residual: { shape: [], dtype: dt },
@@ -47,14 +47,19 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number): Aval[] => {
     converged: { shape: [], dtype: 'bool' },
     diverged: { shape: [], dtype: 'bool' },
     trace: { shape: [Math.max(maxIter, 1)], dtype: dt },
+    sampleIterations: { shape: [batch], dtype: dt },
+    sampleRelResidual: { shape: [batch], dtype: dt },
   };
   return STAT_FIELDS.map((k) => avals[k]);
 };
 /** A complete stats record (trace included) as the primitive's outputs, and back. */
 const statsList = (s: Required<SolveStats>): Value[] => STAT_FIELDS.map((k) => s[k]);
 const statsOf = (vs: Value[]): Required<SolveStats> => {
-  const [iterations, residual, relResidual, converged, diverged, trace] = vs;
-  return { iterations: iterations!, residual: residual!, relResidual: relResidual!, converged: converged!, diverged: diverged!, trace: trace! };
+  const [iterations, residual, relResidual, converged, diverged, trace, sampleIterations, sampleRelResidual] = vs;
+  return {
+    iterations: iterations!, residual: residual!, relResidual: relResidual!, converged: converged!, diverged: diverged!, trace: trace!,
+    sampleIterations: sampleIterations!, sampleRelResidual: sampleRelResidual!,
+  };
 };
 
 /** The cell as a map on flattened batches [B, d]. */
@@ -66,7 +71,7 @@ function batchMap(cell: Graph, zShape: number[], args: Value[]): BatchMap {
 export const fixedPointP = definePrimitive<SolveParams>({
   name: 'fixedPoint',
   subgraphs: (p) => [p.cell],
-  shape: ([z0], p) => [{ shape: z0!.shape, dtype: z0!.dtype }, ...statAvals(z0!.dtype, p.opts.maxIter)],
+  shape: ([z0], p) => [{ shape: z0!.shape, dtype: z0!.dtype }, ...statAvals(z0!.dtype, p.opts.maxIter, p.zShape[0]!)],
   expand: ([z0, ...args], p) => {
     const f = batchMap(p.cell, p.zShape, args);
     const { z, stats } = solveCompiled(p.solver, f, np.reshape(z0!, [p.zShape[0]!, -1]), p.opts);
@@ -89,7 +94,7 @@ export const fixedPointP = definePrimitive<SolveParams>({
 export const linearSolveP = definePrimitive<LinearParams>({
   name: 'linearSolve',
   subgraphs: (p) => [p.cell],
-  shape: ([rhs], p) => [{ shape: rhs!.shape, dtype: rhs!.dtype }, ...statAvals(rhs!.dtype, p.opts.maxIter)],
+  shape: ([rhs], p) => [{ shape: rhs!.shape, dtype: rhs!.dtype }, ...statAvals(rhs!.dtype, p.opts.maxIter, p.zShape[0]!)],
   expand: ([rhs, zStar, ...args], p) => {
     const b = p.zShape[0]!;
     const lin = linearizeMap(batchMap(p.cell, p.zShape, args), np.reshape(zStar!, [b, -1]));
@@ -115,7 +120,7 @@ export const linearSolveP = definePrimitive<LinearParams>({
 
 function linearSolve(rhs: Value, zStar: Value, args: Value[], p: LinearParams, label: string): Value {
   const outs = bind(linearSolveP, [rhs, zStar, ...args], p);
-  tap(label, { ...statsOf(outs.slice(1)) });
+  tap(label, { ...publicStats(statsOf(outs.slice(1)), { trace: true, perSample: p.linOpts.perSample }) });
   return outs[0]!;
 }
 
@@ -140,8 +145,8 @@ export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Val
     const b = zShape[0]!;
     const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
     const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
-    tap('fixedPoint.forward', { ...stats });
-    return { value: np.reshape(z, zShape), stats: publicStats(stats, o.trace) };
+    tap('fixedPoint.forward', { ...publicStats(stats, { trace: true, perSample: o.perSample }) });
+    return { value: np.reshape(z, zShape), stats: publicStats(stats, o) };
   }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
   const allArgs = [...dynVals, ...captured];
@@ -156,7 +161,7 @@ export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Val
   const detach = backward !== 'implicit';
   const outs = bind(fixedPointP, [z0, ...(detach ? allArgs.map((a) => np.stopGradient(a)) : allArgs)], params);
   const stats = statsOf(outs.slice(1));
-  tap('fixedPoint.forward', { ...stats });
+  tap('fixedPoint.forward', { ...publicStats(stats, { trace: true, perSample: o.perSample }) });
   let value: Value = outs[0]!;
   if (backward === 'jfb') {
     value = evalGraph(graph, [np.stopGradient(value), ...allArgs])[0]!;
@@ -170,14 +175,16 @@ export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Val
     }
     value = z;
   }
-  return { value, stats: publicStats(stats, o.trace) };
+  return { value, stats: publicStats(stats, o) };
 }
 
-/** The residual trace only when asked for: otherwise it is zeros that reports would show as data. */
-function publicStats(s: SolveStats, traced: boolean): SolveStats {
-  if (traced) return s;
-  const { trace: _unused, ...rest } = s;
-  return rest;
+/**
+ * The residual trace and the per-sample books only when asked for: otherwise they are zeros that
+ * reports would show as data. (Taps keep the trace, as they always have.)
+ */
+function publicStats(s: SolveStats, asked: { trace: boolean; perSample: boolean }): SolveStats {
+  const { trace, sampleIterations, sampleRelResidual, ...rest } = s;
+  return { ...rest, ...(asked.trace ? { trace } : {}), ...(asked.perSample ? { sampleIterations, sampleRelResidual } : {}) };
 }
 
 /**

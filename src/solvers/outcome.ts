@@ -22,6 +22,9 @@ const num = (x: Tensor | number | boolean | undefined): number => (x instanceof 
 export function readStats(stats: ConcreteStats): SolveReport {
   const iterations = num(stats.iterations);
   const trace = stats.trace instanceof Tensor ? stats.trace.toArray().slice(0, Math.max(0, iterations)) : undefined;
+  const perSample = stats.sampleIterations instanceof Tensor && stats.sampleRelResidual instanceof Tensor
+    ? { sampleIterations: stats.sampleIterations.toArray(), sampleRelResidual: stats.sampleRelResidual.toArray() }
+    : {};
   return {
     iterations,
     residual: num(stats.residual),
@@ -29,6 +32,7 @@ export function readStats(stats: ConcreteStats): SolveReport {
     converged: num(stats.converged) === 1,
     diverged: num(stats.diverged) === 1,
     ...(trace ? { trace } : {}),
+    ...perSample,
   };
 }
 

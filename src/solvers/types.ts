@@ -46,6 +46,12 @@ export interface SolveOptions {
    * times the first one (or the tolerance, if larger), ends the solve as diverged (default 1e6).
    */
   divergenceFactor?: number;
+  /**
+   * Also report each sample's own numbers: the iterations it took to reach the tolerance and its
+   * relative residual then (`sampleIterations`, `sampleRelResidual`), as a batch-1 solve would
+   * (default false: two more [B] updates per iteration).
+   */
+  perSample?: boolean;
 }
 
 /** Options of a fixed-point solve and of its derivative (the backward linear solve). */
@@ -65,7 +71,7 @@ export interface FixedPointOptions extends SolveOptions {
 /** A solve loop's options in complete form. */
 export type LoopSettings = Readonly<Required<SolveOptions>>;
 
-export const SOLVE_DEFAULTS: LoopSettings = { tol: 1e-4, maxIter: 50, stopOn: 'rel', trace: false, divergenceFactor: 1e6 };
+export const SOLVE_DEFAULTS: LoopSettings = { tol: 1e-4, maxIter: 50, stopOn: 'rel', trace: false, divergenceFactor: 1e6, perSample: false };
 
 export const loopSettings = (o: SolveOptions): LoopSettings => ({
   tol: o.tol ?? SOLVE_DEFAULTS.tol,
@@ -73,6 +79,7 @@ export const loopSettings = (o: SolveOptions): LoopSettings => ({
   stopOn: o.stopOn ?? SOLVE_DEFAULTS.stopOn,
   trace: o.trace ?? SOLVE_DEFAULTS.trace,
   divergenceFactor: o.divergenceFactor ?? SOLVE_DEFAULTS.divergenceFactor,
+  perSample: o.perSample ?? SOLVE_DEFAULTS.perSample,
 });
 
 /**
@@ -88,10 +95,16 @@ export interface SolveStats {
   converged: Value;
   diverged: Value;
   trace?: Value;
+  /**
+   * With `perSample: true`, [B]: the iterations each sample took to first reach the tolerance (all
+   * of them for a sample that never did), and its relative residual at that point.
+   */
+  sampleIterations?: Value;
+  sampleRelResidual?: Value;
 }
 
 /** The order in which a solve primitive outputs its statistics (after the solution). */
-export const STAT_FIELDS = ['iterations', 'residual', 'relResidual', 'converged', 'diverged', 'trace'] as const;
+export const STAT_FIELDS = ['iterations', 'residual', 'relResidual', 'converged', 'diverged', 'trace', 'sampleIterations', 'sampleRelResidual'] as const;
 
 /** Solve statistics read back to the host. */
 export interface SolveReport {
@@ -102,4 +115,7 @@ export interface SolveReport {
   diverged: boolean;
   /** Largest stopping metric after each iteration, when traced. */
   trace?: number[];
+  /** Each sample's iterations and relative residual, with `perSample: true`. */
+  sampleIterations?: number[];
+  sampleRelResidual?: number[];
 }

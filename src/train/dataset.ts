@@ -121,3 +121,25 @@ export function randomShift(images: Tensor, rng: Rng, maxShift: number): Tensor 
   }
   return new Tensor('float32', images.shape, out);
 }
+
+/** The validation set is drawn with its own fixed seed: every training seed sees the same one. */
+export const VALIDATION_SPLIT_SEED = 20240602;
+
+/** 1,000 samples, or an eighth of a smaller training set (the bundled digits: 1,000 of 8,000). */
+export const defaultValidationSize = (trainSize: number): number => Math.min(1000, Math.floor(trainSize / 8));
+
+/**
+ * Hold `size` samples of a training set out for validation, chosen by a fixed seeded permutation;
+ * the rest stay in their original order. Settings are chosen on the validation set, so the test
+ * set is looked at once, at the end.
+ */
+export function holdOut(ds: Dataset, size: number, seed = VALIDATION_SPLIT_SEED): { train: Dataset; validation: Dataset } {
+  const n = sizeOfDataset(ds);
+  if (!Number.isInteger(size) || size < 0 || size >= n) {
+    throw new InputError(`holdOut: the validation set must hold 0 to ${n - 1} of the ${n} training samples, got ${size}`);
+  }
+  const order = new Rng(seed).permutation(n);
+  const held = order.slice(0, size);
+  const kept = order.slice(size).sort((a, b) => a - b);
+  return { train: subset(ds, kept), validation: subset(ds, held) };
+}

@@ -8,8 +8,9 @@ import { InputError } from '../core/errors.js';
 /** Keys of TrainConfig and RunOptions that an error can be about. */
 export type SettingName =
   | 'model' | 'deq' | 'optimizer' | 'schedule' | 'lr' | 'weightDecay' | 'clipNorm' | 'augment' | 'epochs'
-  | 'batchSize' | 'evalBatchSize' | 'seed' | 'trainLimit' | 'testLimit' | 'dataSpec'
-  | 'outDir' | 'resume' | 'overwrite';
+  | 'batchSize' | 'evalBatchSize' | 'seed' | 'validation' | 'trainLimit' | 'testLimit' | 'dataSpec'
+  | 'jacReg' | 'jacRegFreq' | 'jacRegSamples' | 'normalize' | 'spectralScale'
+  | 'outDir' | 'resume' | 'overwrite' | 'cell';
 
 /** A setting (or a combination of them) that cannot work; `settings` names them. */
 export class SettingError extends InputError {

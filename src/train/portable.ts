@@ -12,3 +12,4 @@ export * from './step.js';
 export * from './loop.js';
 export * from './residuals.js';
 export * from './errors.js';
+export * from './settings.js';

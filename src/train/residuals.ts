@@ -36,9 +36,9 @@ export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime
   // the gradient of <z*, g> w.r.t. the injected input runs exactly the implicit backward solve that
   // training runs; both solves report their residual traces through the taps
   const run = jit((p: unknown, s: unknown, x: Value, g: Value) => {
-    const { cell, input, cellParams } = parts(p, s, x);
+    const { cell, input, cellParams, z0 } = parts(p, s, x);
     const probe = (inp: Value) =>
-      np.sum(np.mul(fixedPoint(cell, np.zerosLike(inp), [inp, cellParams], {
+      np.sum(np.mul(fixedPoint(cell, z0 ?? np.zerosLike(inp), [inp, cellParams], {
         solver: deq.solver, tol: deq.tol, maxIter: deq.maxIter, trace: true,
         backwardTol: deq.backwardTol, backwardMaxIter: deq.backwardMaxIter,
       }).value, g));
@@ -46,8 +46,8 @@ export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime
   }, { ...runtime, name: `${model.name}_residuals` });
   return {
     async traces(params, state, x, seed = 0) {
-      // the cotangent has the shape of z*, which is the shape of the injected input (traced, not run)
-      const input = stage((p: unknown, s: unknown, x: Value) => parts(p, s, x).input, [params, state, x]).graph.outputs[0]!.aval;
+      // the cotangent has the shape of z*: the solve's starting point, by default the injected input's (traced, not run)
+      const input = stage((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; }, [params, state, x]).graph.outputs[0]!.aval;
       const g = new Rng(seed).randn(input.shape, input.dtype);
       await run(params, state, x, g);
       const fwd = run.lastTaps['fixedPoint.forward']?.[0];

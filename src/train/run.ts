@@ -1,22 +1,24 @@
 /**
- * A training run: the epoch loop (loop.ts) with a checkpoint (atomic) and metrics file after every
- * epoch, and resume from the last one. At the boundary the run is a TaskEither: failures are values
- * the caller must look at.
+ * A training run: the epoch loop (loop.ts) on the model its settings describe, with a checkpoint
+ * (atomic) and metrics file after every epoch, resume from the last one, and the test result
+ * written once the run is done. At the boundary the run is a TaskEither: failures are values the
+ * caller must look at.
  */
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { DeqError } from '../core/errors.js';
 import { writeAtomic } from '../util/fs.js';
+import { buildModel } from './model.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { CHECKPOINT_FILE, METRICS_FILE, prepareRunDir, readRunCheckpoint } from './rundir.js';
 import type { DataSplit } from './dataset.js';
-import {
-  type BatchProgress, type EpochMetrics, type LoopOptions, makeOptimizer, makeSchedule, type OptimizerName, type ScheduleName,
-  type TrainConfig, trainEpochs, type TrainResult, validateConfig,
-} from './loop.js';
+import { type LoopOptions, type TrainConfig, trainEpochs, type TrainResult, validateConfig } from './loop.js';
 
-export { makeOptimizer, makeSchedule, validateConfig, type OptimizerName, type ScheduleName, type TrainConfig, type EpochMetrics, type BatchProgress, type TrainResult };
+export {
+  jacobianStepRng, makeOptimizer, makeSchedule, validateConfig,
+  type BatchProgress, type EpochMetrics, type Evaluation, type OptimizerName, type ScheduleName, type TrainConfig, type TrainResult,
+} from './loop.js';
 
 export interface RunOptions extends Omit<LoopOptions, 'start' | 'afterEpoch'> {
   /** Folder for the checkpoint and metrics.json, checked (created, test-written) before training. */
@@ -26,16 +28,21 @@ export interface RunOptions extends Omit<LoopOptions, 'start' | 'afterEpoch'> {
   /** Replace a checkpoint already in outDir (without it, or resume, such a folder is refused). */
   overwrite?: boolean;
   onResume?: (epoch: number) => void;
+  /** The bytes of the .onnx file that config.cell names (their hash must match it). */
+  cellBytes?: Uint8Array;
 }
 
 export { CHECKPOINT_FILE, METRICS_FILE };
 
-/** The loop with the output folder: checked before the first step, resumed from, written after every epoch. */
+/** The loop on the config's model, with the output folder: checked before the first step, resumed from, written after every epoch. */
 async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
-  const { outDir, resume, overwrite, onResume, ...loop } = opts;
-  if (outDir === undefined) return trainEpochs(config, data, loop);
+  const { outDir, resume, overwrite, onResume, cellBytes, ...loop } = opts;
+  const [, c, h] = data.train.images.shape as [number, number, number, number];
+  const model = buildModel(config, { channels: c, size: h }, config.deq, cellBytes);
+  if (outDir === undefined) return trainEpochs(config, data, model, loop);
   const ckPath = join(outDir, CHECKPOINT_FILE);
-  return trainEpochs(config, data, {
+  const meta = (history: unknown) => ({ config, history, data: data.source, model: model.name, deq: model.deq });
+  const result = await trainEpochs(config, data, model, {
     ...loop,
     async start(fresh) {
       const dir = prepareRunDir(outDir, { resume, overwrite });
@@ -49,18 +56,20 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
       onResume?.(history.length);
       return { trees: { params, state, optState }, history };
     },
-    async afterEpoch(trees, history, model) {
-      const meta = { config, history, data: data.source, model: model.name, deq: model.deq };
+    async afterEpoch(trees, history) {
       // metrics first: a kill between the two writes leaves metrics.json ahead of the checkpoint,
       // never behind it, and the resume rewrites it from the checkpoint
-      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta));
-      await saveCheckpoint(ckPath, { meta, trees: { params: trees.params, state: trees.state, optState: trees.optState } });
+      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta(history)));
+      await saveCheckpoint(ckPath, { meta: meta(history), trees: { params: trees.params, state: trees.state, optState: trees.optState } });
     },
   });
+  await writeAtomic(join(outDir, METRICS_FILE), metricsJson({ ...meta(result.history), test: result.test }));
+  return result;
 }
 
+/** metrics.json: the run's settings and per-epoch history, and once the run is done its test result. */
 const metricsJson = (meta: Record<string, unknown>): string =>
-  `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history }, null, 2)}\n`;
+  `${JSON.stringify({ config: meta.config, data: meta.data, deq: meta.deq, history: meta.history, ...(meta.test ? { test: meta.test } : {}) }, null, 2)}\n`;
 
 /** Train; every failure (bad config, bad data, runtime error) comes back as a Left. */
 export function trainRun(config: TrainConfig, data: DataSplit, opts: RunOptions = {}): TE.TaskEither<DeqError, TrainResult> {

@@ -10,6 +10,7 @@ import type { InputError } from '../core/errors.js';
 import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
 import { CheckpointError, SettingError } from './errors.js';
+import { shortHash } from './cellSource.js';
 import type { EpochMetrics, TrainConfig } from './loop.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.deq';
@@ -46,7 +47,9 @@ export interface SavedRun extends RunTrees {
   meta: Record<string, unknown>;
 }
 
-const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'testError', 'testLoss', 'testForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
+/** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation). */
+const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty', 'jacSteps'];
+const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'valError', 'valLoss', 'valForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
 
 /** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
 export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfig; history: EpochMetrics[] } | string {
@@ -57,13 +60,22 @@ export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfi
   if (config.dataSpec !== undefined && typeof config.dataSpec !== 'string') return `data ${JSON.stringify(config.dataSpec)} in its configuration`;
   if (!Number.isSafeInteger(config.seed) || (config.seed as number) < 0) return `seed ${JSON.stringify(config.seed)} in its configuration`;
   if (config.deq !== false && (typeof config.deq !== 'object' || config.deq === null || Array.isArray(config.deq))) return `solver settings ${JSON.stringify(config.deq)} in its configuration`;
+  if (config.model === 'cell' || config.cell !== undefined) {
+    const cell = config.cell as Record<string, unknown> | undefined;
+    const inputs = cell?.inputs as Record<string, unknown> | undefined;
+    const ok = config.model === 'cell' && typeof cell === 'object' && cell !== null && typeof cell.file === 'string' &&
+      typeof cell.sha256 === 'string' && /^[0-9a-f]{64}$/.test(cell.sha256) &&
+      typeof inputs === 'object' && inputs !== null && typeof inputs.z === 'string' && typeof inputs.x === 'string';
+    if (!ok) return `cell source ${JSON.stringify(config.cell)} for model ${JSON.stringify(config.model)} in its configuration`;
+  }
   if (!Array.isArray(meta.history)) return 'no epoch history';
   const history: EpochMetrics[] = [];
   for (const [i, h] of meta.history.entries()) {
     if (typeof h !== 'object' || h === null || (h as { epoch?: unknown }).epoch !== i + 1) return `history entry ${i} is not epoch ${i + 1}`;
     const m: Record<string, number> = { epoch: i + 1 };
-    for (const k of METRIC_KEYS) {
+    for (const k of [...METRIC_KEYS, ...OPTIONAL_METRIC_KEYS]) {
       const v = (h as Record<string, unknown>)[k];
+      if (v === undefined && OPTIONAL_METRIC_KEYS.includes(k)) continue;
       // JSON writes NaN (an epoch whose steps were all skipped) as null
       if (v !== null && typeof v !== 'number') return `history entry ${i} has ${k} ${JSON.stringify(v)}`;
       m[k] = v ?? NaN;
@@ -84,12 +96,38 @@ export function readRunCheckpoint(path: string, config: TrainConfig, fresh: RunT
   return checkRun(ck.right, path, config, fresh);
 }
 
+/** A resume on another cell file (by content), with other z/x inputs, or with or without a cell where the run had the opposite. */
+function cellMismatch(saved: TrainConfig, config: TrainConfig, path: string): SettingError | undefined {
+  const was = saved.cell;
+  const now = config.cell;
+  if (!was && !now) return undefined;
+  if (was && !now) return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was.file} (sha256 ${shortHash(was.sha256)}…); resume with that cell file, or write to another folder`);
+  if (!was && now) return new SettingError(['cell', 'outDir'], `${path} was trained with model ${saved.model}, not a cell; resume without a cell, or write to another folder`);
+  if (was!.sha256 !== now!.sha256) {
+    return new SettingError(['cell', 'outDir'], `${path} was trained on the cell ${was!.file} (sha256 ${shortHash(was!.sha256)}…), but ${now!.file} has sha256 ${shortHash(now!.sha256)}…; resume with the same file, or write to another folder`);
+  }
+  if (was!.inputs.z !== now!.inputs.z || was!.inputs.x !== now!.inputs.x) {
+    return new SettingError(['cell', 'outDir'], `${path} was trained with z = ${was!.inputs.z} and x = ${was!.inputs.x}, this run has z = ${now!.inputs.z} and x = ${now!.inputs.x}; resume with the same inputs, or write to another folder`);
+  }
+  return undefined;
+}
+
 function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
   const meta = readRunMeta(ck.meta);
   if (typeof meta === 'string') return E.left(new CheckpointError(path, meta));
   const saved = meta.config;
+  const mismatch = cellMismatch(saved, config, path);
+  if (mismatch) return E.left(mismatch);
   if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
     return E.left(new SettingError(['model', 'optimizer', 'outDir'], `${path} was trained with model ${saved.model} and optimizer ${saved.optimizer}; resume with the same ones or write to another folder`));
+  }
+  // another validation set would hand validation samples to training (and back)
+  if ((saved.validation ?? null) !== (config.validation ?? null)) {
+    return E.left(new SettingError(['validation', 'outDir'], `${path} held out a validation set of ${saved.validation ?? 'the default size'}; resume with the same one or write to another folder`));
+  }
+  const norm = (c: TrainConfig) => (c.normalize === undefined ? 'no normalisation' : c.normalize === 'spectral' ? `spectral normalisation (scale ${c.spectralScale ?? 1})` : 'weight normalisation');
+  if (norm(saved) !== norm(config)) {
+    return E.left(new SettingError(['normalize', 'spectralScale', 'outDir'], `${path} was trained with ${norm(saved)}; resume with the same or write to another folder`));
   }
   const trees = ck.trees as Partial<RunTrees>;
   for (const key of ['params', 'state', 'optState'] as const) {

@@ -2,20 +2,33 @@
  * The compiled training and evaluation steps. A training step is ONE jitted valueAndGrad graph
  * (forward solve + implicit backward solve + loss); the optimizer update happens on the host and is
  * skipped when anything came back non-finite or the forward solve diverged, so params never see NaN.
+ *
+ * With Jacobian regularisation the loss gains λ · jacobianPenalty at the DEQ's fixed point, its
+ * probes an input of the graph. Steps without the term (a fraction 1 − p of them with
+ * `--jac-reg-freq p`) run a second graph that leaves it out: the term's VJP and its second-order
+ * backward are real work, and skipping them is the point of applying it on only some steps; a 0/1
+ * multiplier in one graph would compute them on every step anyway.
  */
 import type { Tensor } from '../core/tensor.js';
 import { jit, type Jitted } from '../transforms/jit.js';
 import { valueAndGrad } from '../transforms/grad.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import type { Value } from '../core/primitive.js';
-import type { Model } from '../nn/models.js';
+import type { Model, ModelOutput } from '../nn/models.js';
 import { allFinite } from '../core/tensor.js';
 import { crossEntropyLoss, errorCount } from './losses.js';
 import { clipByGlobalNorm, type Optimizer, treeAllFinite } from './optim.js';
-import { type ConcreteStats, readStats, type SolveReport, type SolveStats } from '../solvers/index.js';
+import { type ConcreteStats, jacobianPenalty, readStats, type SolveReport, type SolveStats } from '../solvers/index.js';
+import { avalOf, traceGraph } from '../core/trace.js';
+import { treeFlatten, treeUnflatten } from '../core/pytree.js';
+import { InputError } from '../core/errors.js';
+import * as np from '../np.js';
 
 export interface StepReport {
+  /** The cross-entropy (without the Jacobian term). */
   loss: number;
+  /** The Jacobian penalty's estimate, on steps that applied it; null on the others. */
+  jacobianPenalty: number | null;
   errors: number;
   forward: SolveReport | null;
   backward: SolveReport | null;
@@ -25,31 +38,46 @@ export interface StepReport {
   gradNorm: number;
 }
 
-interface StepAux { state: unknown; errors: Value; stats: SolveStats | null }
+interface StepAux { state: unknown; errors: Value; stats: SolveStats | null; loss: Value; penalty: Value | null }
 
 /** A solve's statistics as a jitted function returns them (tensors), or null without a DEQ layer. */
 const readReport = (stats: ConcreteStats | null | undefined): SolveReport | null => (stats ? readStats(stats) : null);
 
 export interface Trainer {
-  /** One step: returns the new params, model state and optimizer state (the old ones when skipped). */
-  step(params: unknown, state: unknown, optState: unknown, x: Tensor, y: Tensor, lr: number): Promise<{ params: unknown; state: unknown; optState: unknown; report: StepReport }>;
+  /**
+   * One step: returns the new params, model state and optimizer state (the old ones when skipped).
+   * With `probes` (shape [samples, ...equilibriumShape]) the loss gains the Jacobian term.
+   */
+  step(params: unknown, state: unknown, optState: unknown, x: Tensor, y: Tensor, lr: number, probes?: Tensor): Promise<{ params: unknown; state: unknown; optState: unknown; report: StepReport }>;
   evaluate(params: unknown, state: unknown, x: Tensor, y: Tensor): Promise<{ loss: number; errors: number; forward: SolveReport | null }>;
+  /** The shape of the DEQ layer's fixed point for input x: Jacobian probes are [samples, ...this]. */
+  equilibriumShape(params: unknown, state: unknown, x: Tensor): number[];
   readonly trainGraph: Jitted<any>;
-  /** Release both graphs' onnxruntime sessions (a page that trains again frees the old ones). */
+  /** Release the graphs' onnxruntime sessions (a page that trains again frees the old ones). */
   release(): Promise<void>;
 }
 
 export interface TrainerOptions {
   /** Clip the global gradient norm to this value (default: no clipping). */
   clipNorm?: number;
+  /** λ of the Jacobian term λ · ‖∂f/∂z‖²_F / N added to the loss on steps given probes (default 0: steps take no probes). */
+  jacobianWeight?: number;
 }
 
 export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: RuntimeOptions = {}, opts: TrainerOptions = {}): Trainer {
-  const lossFn = (params: unknown, state: unknown, x: Value, y: Value): [Value, StepAux] => {
+  const lambda = opts.jacobianWeight ?? 0;
+  const lossFn = (params: unknown, state: unknown, x: Value, y: Value, probes?: Value): [Value, StepAux] => {
     const out = model.apply(params, state, x, { train: true });
-    return [crossEntropyLoss(out.logits, y), { state: out.state, errors: errorCount(out.logits, y), stats: out.stats }];
+    const loss = crossEntropyLoss(out.logits, y);
+    const aux = { state: out.state, errors: errorCount(out.logits, y), stats: out.stats, loss };
+    if (probes === undefined) return [loss, { ...aux, penalty: null }];
+    const eq = equilibriumOf(model.name, out.equilibrium);
+    // z* held constant, as the reference DEQ code does: the term shapes f around z*, not the solve
+    const penalty = jacobianPenalty(eq.cell, np.stopGradient(eq.zStar), eq.args, { noise: probes });
+    return [np.add(loss, np.mul(penalty, lambda)), { ...aux, penalty }];
   };
   const trainGraph = jit(valueAndGrad(lossFn, { hasAux: true }), { ...runtime, name: `${model.name}_train_step` });
+  const jacobianGraph = jit(valueAndGrad(lossFn, { hasAux: true }), { ...runtime, name: `${model.name}_train_step_jacobian` });
   const evalGraph = jit((params: unknown, state: unknown, x: Value, y: Value) => {
     const out = model.apply(params, state, x, { train: false });
     return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats: out.stats };
@@ -59,13 +87,19 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
   return {
     trainGraph,
     async release() {
-      await Promise.all([trainGraph.release(), evalGraph.release()]);
+      await Promise.all([trainGraph.release(), jacobianGraph.release(), evalGraph.release()]);
     },
-    async step(params, state, optState, x, y, lr) {
-      const [[loss, aux], grads] = (await trainGraph(params, state, x, y)) as [[Tensor, { state: unknown; errors: Tensor; stats: ConcreteStats | null }], unknown];
+    equilibriumShape: (params, state, x) => equilibriumShape(model, params, state, x),
+    async step(params, state, optState, x, y, lr, probes) {
+      if (probes !== undefined && lambda === 0) throw new InputError('trainer.step: Jacobian probes were given but the trainer has no jacobianWeight; set it in makeTrainer');
+      const graph = probes === undefined ? trainGraph : jacobianGraph;
+      const [[loss, aux], grads] = (await (probes === undefined ? graph(params, state, x, y) : graph(params, state, x, y, probes))) as
+        [[Tensor, { state: unknown; errors: Tensor; stats: ConcreteStats | null; loss: Tensor; penalty: Tensor | null }], unknown];
       const forward = readReport(aux.stats);
-      const backward = readReport(trainGraph.lastTaps['fixedPoint.backward']?.[0]);
-      const report: StepReport = { loss: loss.item(), errors: aux.errors.item(), forward, backward, skipped: null, gradNorm: NaN };
+      const backward = readReport(graph.lastTaps['fixedPoint.backward']?.[0]);
+      const report: StepReport = {
+        loss: aux.loss.item(), jacobianPenalty: aux.penalty ? aux.penalty.item() : null, errors: aux.errors.item(), forward, backward, skipped: null, gradNorm: NaN,
+      };
       if (!allFinite(loss)) report.skipped = 'non-finite loss';
       else if (forward && (forward.diverged || !Number.isFinite(forward.residual))) report.skipped = 'forward solve diverged';
       else if (!treeAllFinite(grads)) report.skipped = 'non-finite gradient';
@@ -92,4 +126,22 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
       return { loss: out.loss.item(), errors: out.errors.item(), forward: readReport(out.stats) };
     },
   };
+}
+
+function equilibriumOf(name: string, eq: ModelOutput['equilibrium']): NonNullable<ModelOutput['equilibrium']> {
+  if (!eq) throw new InputError(`model ${name} has no DEQ layer, so there is no Jacobian to regularise; train with a DEQ or without the Jacobian term`);
+  return eq;
+}
+
+/** The fixed point's shape for input x, by tracing the model once (nothing runs). */
+function equilibriumShape(model: Model, params: unknown, state: unknown, x: Tensor): number[] {
+  const [leaves, def] = treeFlatten<Value>([params, state]);
+  let shape: number[] = [];
+  traceGraph((...ins) => {
+    const [p, s] = treeUnflatten<[unknown, unknown]>(def, ins.slice(0, -1));
+    const zStar = equilibriumOf(model.name, model.apply(p, s, ins[ins.length - 1]!, { train: true }).equilibrium).zStar;
+    shape = [...np.shape(zStar)];
+    return [zStar];
+  }, [...leaves.map(avalOf), avalOf(x)]);
+  return shape;
 }

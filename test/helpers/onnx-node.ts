@@ -63,3 +63,42 @@ export function nodeModel(m: NodeModel): Uint8Array {
   };
   return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
 }
+
+export interface GraphNode {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, Attr>;
+  name?: string;
+}
+
+/** A model of several nodes; graph inputs may have symbolic (null) dimensions. */
+export function graphModel(g: {
+  opset: number;
+  nodes: GraphNode[];
+  inputs: [string, DType, (number | null)[]][];
+  initializers?: [string, Tensor][];
+  outputs: [string, DType][];
+}): Uint8Array {
+  const model = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: g.opset }],
+    graph: {
+      name: 'g',
+      node: g.nodes.map((n, i) => ({
+        opType: n.op,
+        name: n.name ?? `n${i}`,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs ?? {}).map(([name, a]) => ({ name, ...a })),
+      })),
+      input: g.inputs.map(([name, dt, shape]) => ({
+        name,
+        type: { tensorType: { elemType: ELEM[dt], shape: { dim: shape.map((d) => (d === null ? { dimParam: 'batch' } : { dimValue: d })) } } },
+      })),
+      initializer: (g.initializers ?? []).map(([n, t]) => tensorProto(n, t)),
+      output: g.outputs.map(([name, dt]) => ({ name, type: { tensorType: { elemType: ELEM[dt] } } })),
+    },
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+}

@@ -6,8 +6,8 @@ import { type AttrDecl, type OpContext, type OpSpec, declare, shapeOf } from './
 
 const X = [{ name: 'X', type: 'float' as const }];
 
-function activation(op: string, since: number, attrs: Record<string, AttrDecl>, f: (x: Value, c: OpContext) => Value, notes?: string): OpSpec {
-  return declare({ op, family: 'activations', since, inputs: X, outputs: ['Y'], attrs, differentiable: true, notes, map: (c) => [f(c.input(0), c)] });
+function activation(op: string, since: number, attrs: Record<string, AttrDecl>, f: (x: Value, c: OpContext) => Value, notes?: string, float64?: string): OpSpec {
+  return declare({ op, family: 'activations', since, inputs: X, outputs: ['Y'], attrs, differentiable: true, notes, float64, map: (c) => [f(c.input(0), c)] });
 }
 
 /** From opset 13 one axis (default −1); before, the axes from `axis` on (default 1) flattened into one. */
@@ -42,11 +42,12 @@ export const activationOps: readonly OpSpec[] = [
     (x, c) => np.selu(x, c.float('alpha'), c.float('gamma'))),
   activation('Celu', 12, { alpha: alpha(1) }, (x, c) => np.celu(x, c.float('alpha'))),
   activation('Gelu', 20, { approximate: { kind: 'string', default: 'none', oneOf: ['none', 'tanh'] } },
-    (x, c) => np.gelu(x, c.string('approximate') === 'tanh' ? 'tanh' : 'none')),
+    (x, c) => np.gelu(x, c.string('approximate') === 'tanh' ? 'tanh' : 'none'),
+    'exact constants (√(2/π), 0.044715) in float64', 'erf as for Erf'),
   activation('Softplus', 1, {}, np.softplus),
   activation('Softsign', 1, {}, np.softsign),
   activation('HardSigmoid', 6, { alpha: alpha(0.2), beta: alpha(0.5) }, (x, c) => np.hardSigmoid(x, c.float('alpha'), c.float('beta'))),
-  activation('HardSwish', 14, {}, np.hardSwish),
+  activation('HardSwish', 14, {}, np.hardSwish, 'x·max(0, min(1, x/6 + 1/2)), with 1/6 exact in float64'),
   activation('Mish', 18, {}, np.mish),
   activation('Sigmoid', 6, {}, np.sigmoid),
   activation('Tanh', 6, {}, np.tanh),

@@ -8,11 +8,23 @@ import { type DType, isFloat } from '../../core/dtype.js';
 import { ShapeError } from '../../core/errors.js';
 import { Tensor, sizeOf } from '../../core/tensor.js';
 
+/** Folding stays small: shape arithmetic needs a few elements, and a model must not make the import allocate without bound. */
+export const MAX_FOLDED_ELEMENTS = 1 << 24;
+
+/** Refuse a folded result larger than MAX_FOLDED_ELEMENTS. */
+export function checkFoldedSize(op: string, shape: readonly number[]): void {
+  const n = sizeOf(shape);
+  if (!(n <= MAX_FOLDED_ELEMENTS)) {
+    throw new ShapeError(`${op}: folding it at import would make a tensor of ${n} elements [${shape}] (at most ${MAX_FOLDED_ELEMENTS} are folded)`);
+  }
+}
+
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
 /** A host tensor from JS numbers (int64 clamped, int32 wrapped, bool as 0/1). */
 export function hostTensor(dtype: DType, shape: readonly number[], values: ArrayLike<number>): Tensor {
+  checkFoldedSize('a folded value', shape);
   const t = new Tensor(dtype, shape);
   const d = t.data;
   for (let i = 0; i < values.length; i++) {
@@ -30,6 +42,7 @@ export const stridesOf = (shape: readonly number[]): number[] => shape.map((_, i
 
 /** A tensor of `shape` whose element at each multi-index is `x`'s element at `source(index)` (a flat index). */
 function gatherBy(x: Tensor, shape: readonly number[], source: (index: number[]) => number): Tensor {
+  checkFoldedSize('a folded value', shape);
   const out = new Tensor(x.dtype, shape);
   const st = stridesOf(shape);
   const idx = new Array<number>(shape.length).fill(0);
@@ -76,6 +89,7 @@ export function hostGather(x: Tensor, indices: Tensor, axis: number): Tensor {
 export function hostConcat(xs: readonly Tensor[], axis: number): Tensor {
   const shape = [...xs[0]!.shape];
   shape[axis] = xs.reduce((a, t) => a + t.shape[axis]!, 0);
+  checkFoldedSize('Concat', shape);
   const out = new Tensor(xs[0]!.dtype, shape);
   const outer = sizeOf(shape.slice(0, axis));
   let pos = 0;
@@ -109,6 +123,7 @@ export function broadcastShape(op: string, a: readonly number[], b: readonly num
 /** Elementwise op on JS numbers with numpy broadcasting; int results truncate, bools are 0/1. */
 export function hostElementwise(op: string, xs: readonly Tensor[], f: (...v: number[]) => number, dtype: DType = xs[0]!.dtype): Tensor {
   const shape = xs.reduce<number[]>((s, t) => broadcastShape(op, s, t.shape), []);
+  checkFoldedSize(op, shape);
   const vals = xs.map((t) => hostBroadcast(t, shape).toArray());
   const n = sizeOf(shape);
   const out = new Array<number>(n);

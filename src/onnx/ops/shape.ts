@@ -10,7 +10,7 @@ import type { Value } from '../../core/primitive.js';
 import { sizeOf, type Tensor } from '../../core/tensor.js';
 import * as np from '../../np.js';
 import { type OpContext, type OpSpec, declare, dtypeOf, rankOf, shapeOf } from './declare.js';
-import { hostBroadcast, hostConcat, hostSlice, hostTensor, hostTranspose } from './host.js';
+import { checkFoldedSize, hostBroadcast, hostConcat, hostSlice, hostTensor, hostTranspose } from './host.js';
 
 /** Reshape that stays on the host for host values. */
 function reshapeAny(c: OpContext, x: Value, shape: readonly number[]): Value {
@@ -41,7 +41,8 @@ function squeeze(c: OpContext): Value[] {
   const x = c.input(0);
   const s = shapeOf(x);
   const given = c.opset >= 13 ? (c.optionalInput(1) ? c.hostInts(1) : undefined) : c.ints('axes');
-  const axes = given ? c.axesOf(given, s.length, 'axes') : s.flatMap((d, i) => (d === 1 ? [i] : []));
+  // no axes (or an empty list): every axis of size 1
+  const axes = given?.length ? c.axesOf(given, s.length, 'axes') : s.flatMap((d, i) => (d === 1 ? [i] : []));
   for (const a of axes) if (s[a] !== 1) c.fail(`axis ${a} has size ${s[a]}, not 1: it cannot be squeezed (input shape [${s}])`);
   return [reshapeAny(c, x, s.filter((_, i) => !axes.includes(i)))];
 }
@@ -183,6 +184,7 @@ function range(c: OpContext): Value[] {
   const [a, b, d] = [start.item(), limit.item(), delta.item()];
   if (d === 0) c.fail('delta is 0');
   const n = Math.max(Math.ceil((b - a) / d), 0);
+  checkFoldedSize('Range', [n]);
   return [hostTensor(start.dtype, [n], Array.from({ length: n }, (_, i) => a + i * d))];
 }
 
