@@ -1,12 +1,12 @@
 /**
- * The cell panel: `deq check` in the page. A user's .onnx cell f(z, x) → z runs through the
- * library's runParityJob (the job `deq check` runs on each runtime: f, its VJP, the fixed point z*
- * from 0 and the implicit gradients) on each of the page's providers, and the runs are compared.
- * onnxruntime-web's WebGPU build has no float64 kernels, even on its CPU provider, so the float64
- * reference of `deq check` is left to Node, and float64 cells need the wasm-only build (?ort=wasm).
+ * The cell panel: `deq check` in the page. A user's .onnx cell f(z, x) → z goes through the
+ * library's runParityJob, the job `deq check` runs on each runtime (f, its VJP, the fixed point z*
+ * from 0, the implicit gradients). With the WebGPU build the page compares its two providers, WebGPU
+ * and wasm, in float32 (that build has no float64 kernels); with the wasm build, checkParity
+ * compares wasm with the float64 reference, as `deq check` does.
  */
 import * as deq from '../src/browser.js';
-import type { CellRun, ParityColumn } from '../src/browser.js';
+import type { CellRun, ParityColumn, ParityRunner } from '../src/browser.js';
 import { $, el, message } from './dom.js';
 import type { PageEnv, Provider } from './env.js';
 import { runs } from './lock.js';
@@ -23,8 +23,10 @@ export interface CellResult {
   dtype: string;
   inputs: { name: string; shape: number[] }[];
   runs: ProviderRun[];
-  /** The second provider's largest relative differences from the first's, per column; null with one provider. */
-  diff: Record<ParityColumn, number | null> | null;
+  /** What the first run was compared with: the other provider, or the float64 reference. */
+  against: string;
+  /** The largest relative differences from it, per column. */
+  diff: Record<ParityColumn, number | null>;
 }
 
 export class CellPanel {
@@ -69,31 +71,33 @@ export class CellPanel {
     const model = deq.importOnnx(bytes, name);
     const dtype = model.inputs[0]?.dtype;
     if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`${name}: the first input, the state z, must be float32 or float64, got ${dtype ?? 'no inputs'}`);
-    const providers: Provider[] = [];
-    if (dtype === 'float64' && this.env.build === 'webgpu') {
-      throw new Error(`${name} is a float64 cell: onnxruntime-web's WebGPU build has no float64 kernels; open the page with ?ort=wasm (its wasm-only build has them)`);
-    }
-    if (dtype === 'float32' && !('absent' in this.env.adapter)) providers.push('webgpu');
-    providers.push('wasm');
     const inputs = deq.randomParityInputs(model, { seed: 0 });
-    const job = { model: bytes, inputs, solve: deq.PARITY_SOLVE[dtype] };
-    const done: ProviderRun[] = [];
-    for (const provider of providers) {
-      // WebGPU is profiled: onnxruntime-web prints where each node ran, and the page reads it
-      startCapture();
-      try {
-        const run = await deq.runParityJob(job, { runtime: 'web', executionProviders: [provider], profile: provider === 'webgpu' }, { printedProfile: takePrinted });
-        done.push({ provider, run, placement: run.placement ? summarise(run.placement) : null });
-      } finally {
-        endCapture();
+    const shapes = model.inputs.map((i) => ({ name: i.name, shape: [...inputs.values[i.name]!.shape] }));
+    // onnxruntime-web prints its profile (where each node ran); the runs read what the page keeps
+    const hooks = { printedProfile: takePrinted };
+    startCapture();
+    try {
+      if (this.env.provider === 'webgpu') {
+        if (dtype === 'float64') throw new Error(`${name} is a float64 cell: WebGPU and onnxruntime-web's WebGPU build have no float64 kernels; switch the page to wasm`);
+        const job = { model: bytes, inputs, solve: deq.PARITY_SOLVE.float32 };
+        const done: ProviderRun[] = [];
+        for (const provider of ['webgpu', 'wasm'] as const) {
+          const run = await deq.runParityJob(job, { runtime: 'web', executionProviders: [provider], profile: provider === 'webgpu' }, hooks);
+          done.push({ provider, run, placement: run.placement ? summarise(run.placement) : null });
+        }
+        return { name, dtype, inputs: shapes, runs: done, against: 'wasm (float32)', diff: deq.compareRuns(done[0]!.run, done[1]!.run).diff };
       }
+      // the wasm build: deq check's comparison with the cell widened to float64, solved to 1e-12
+      let kept: CellRun | undefined;
+      const wasm = deq.inProcessRunner('wasm', { runtime: 'web', executionProviders: ['wasm'] }, 'onnxruntime-web, wasm', hooks);
+      const keep: ParityRunner = { ...wasm, run: async (job) => { const r = await wasm.run(job); if (!('absent' in r)) kept = r; return r; } };
+      const report = await deq.checkParity(bytes, inputs, { runtimes: [keep], reference: 'web-wasm' });
+      const row = report.rows[0]!;
+      if (!kept || !row.diff) throw new Error(`${row.status}: ${row.reason ?? 'no result'}`);
+      return { name, dtype, inputs: shapes, runs: [{ provider: 'wasm', run: kept, placement: null }], against: `the float64 reference (${report.reference.widened ? 'the cell widened to float64, ' : ''}solved to 1e-12 on wasm)`, diff: row.diff };
+    } finally {
+      endCapture();
     }
-    return {
-      name, dtype,
-      inputs: model.inputs.map((i) => ({ name: i.name, shape: [...inputs.values[i.name]!.shape] })),
-      runs: done,
-      diff: done.length > 1 ? deq.compareRuns(done[0]!.run, done[1]!.run).diff : null,
-    };
   }
 
   private show(r: CellResult): void {
@@ -103,11 +107,9 @@ export class CellPanel {
     const rows = r.runs.map((p) => el('tr', {},
       el('td', {}, p.provider), el('td', {}, `${p.run.iterations.forward} / ${p.run.iterations.backward}`),
       el('td', {}, p.run.converged ? 'yes' : 'no'), el('td', {}, p.run.seconds.toFixed(1)), el('td', {}, placementText(p))));
-    const parity = r.diff
-      ? el('table', {},
-        el('thead', {}, el('tr', {}, el('th', {}, ''), ...COLUMNS.map(([, label]) => el('th', {}, label)))),
-        el('tbody', {}, el('tr', {}, el('td', {}, `${r.runs[0]!.provider} vs ${r.runs[1]!.provider}`), ...COLUMNS.map(([c]) => el('td', {}, fmt(r.diff![c]))))))
-      : el('p', { className: 'note' }, 'One provider here (no WebGPU adapter, or the wasm-only build): nothing to compare it with in the page; deq check compares it with a float64 reference in Node.');
+    const parity = el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}, ''), ...COLUMNS.map(([, label]) => el('th', {}, label)))),
+      el('tbody', {}, el('tr', {}, el('td', {}, `${first.provider} vs ${r.against}`), ...COLUMNS.map(([c]) => el('td', {}, fmt(r.diff[c]))))));
     $('cell-result').replaceChildren(
       el('p', {}, `${r.name}: ${r.dtype} cell, inputs ${r.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ')} (random, seed 0).`),
       el('p', {}, `Fixed point on ${first.provider}: z* [${z.shape.join(', ')}] = ${z.toArray().slice(0, 6).map((v) => v.toFixed(4)).join(', ')}${z.size > 6 ? ', …' : ''}`),

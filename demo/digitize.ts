@@ -1,7 +1,8 @@
 /**
  * A drawing as an MNIST digit, the way MNIST's digits were made: the ink's bounding box is scaled
  * (aspect kept, by area averaging) to fit 20×20, then placed in a 28×28 image so that its centre of
- * mass sits at the centre, (14, 14). Intensities are scaled so that the darkest pixel is 1.
+ * mass sits at the centre, (14, 14), as near as the frame allows. Intensities are scaled so that the
+ * darkest pixel is 1.
  */
 
 /** ink: coverage in [0, 1] per pixel of a width × height drawing, row by row. Null when blank. */
@@ -28,15 +29,15 @@ export function digitize(ink: ArrayLike<number>, width: number, height: number):
       mass += v; mx += v * (x + 0.5); my += v * (y + 0.5);
     }
   }
-  const ox = Math.round(14 - mx / mass), oy = Math.round(14 - my / mass);
+  // the shift never pushes ink out of the frame (a heavy stroke on one side would otherwise)
+  const ox = Math.min(28 - tw, Math.max(0, Math.round(14 - mx / mass)));
+  const oy = Math.min(28 - th, Math.max(0, Math.round(14 - my / mass)));
   const out = new Float32Array(28 * 28);
   let peak = 0;
   for (let y = 0; y < th; y++) {
     for (let x = 0; x < tw; x++) {
-      const tx = x + ox, ty = y + oy;
-      if (tx < 0 || ty < 0 || tx >= 28 || ty >= 28) continue;
       const v = box[y * tw + x]!;
-      out[ty * 28 + tx] = v;
+      out[(y + oy) * 28 + x + ox] = v;
       peak = Math.max(peak, v);
     }
   }

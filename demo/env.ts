@@ -1,21 +1,20 @@
 /**
- * What this browser offers: onnxruntime-web's build (from the import map), its wasm threads, and a
- * WebGPU adapter. Threads are fixed when onnxruntime-web starts, so they come from the URL.
+ * What this browser offers: onnxruntime-web's build (index.html chose it from ?ep), its wasm
+ * threads (?threads; fixed when onnxruntime-web starts) and a WebGPU adapter. The page's provider
+ * is its build's: WebGPU with the WebGPU build, wasm with the wasm build.
  */
 import * as ort from 'onnxruntime-web';
 
 export type Provider = 'webgpu' | 'wasm';
 
 export interface PageEnv {
-  /** onnxruntime-web's build: 'webgpu' (WebGPU and wasm providers) or 'wasm' (wasm only). */
-  build: 'webgpu' | 'wasm';
+  /** onnxruntime-web's build, and so the provider the page trains on. */
+  provider: Provider;
   threads: number;
   maxThreads: number;
   crossOriginIsolated: boolean;
-  /** The WebGPU adapter, or why there is none. */
+  /** The WebGPU adapter, or why there is none (looked for with either build, to offer the switch). */
   adapter: { description: string; fallback: boolean } | { absent: string };
-  /** The provider to start with: WebGPU when there is an adapter and the build has it. */
-  provider: Provider;
 }
 
 async function findAdapter(): Promise<PageEnv['adapter']> {
@@ -30,22 +29,34 @@ async function findAdapter(): Promise<PageEnv['adapter']> {
     const description = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') || 'unnamed adapter';
     return { description, fallback: Boolean(i.isFallbackAdapter ?? (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter) };
   } catch (e) {
-    return { absent: `WebGPU adapter request failed: ${e instanceof Error ? e.message : String(e)}` };
+    return { absent: `the WebGPU adapter request failed: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
-export async function pageEnv(): Promise<PageEnv> {
+/** This page with other settings: the provider (and so the build) and threads are fixed at load. */
+export function pageUrl(provider: Provider, threads: number): string {
+  const url = new URL(location.href);
+  url.searchParams.set('ep', provider);
+  url.searchParams.set('threads', String(threads));
+  return url.href;
+}
+
+/** The page's environment; null when it is reloading with the wasm build (WebGPU offered no adapter). */
+export async function pageEnv(): Promise<PageEnv | null> {
   const q = new URLSearchParams(location.search);
-  const build = q.get('ort') === 'wasm' ? 'wasm' : 'webgpu';
+  const provider = (window as unknown as { deqBuild: Provider }).deqBuild;
   const maxThreads = self.crossOriginIsolated ? Math.max(1, navigator.hardwareConcurrency || 1) : 1;
   const asked = Number(q.get('threads') ?? 1);
   const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, maxThreads) : 1;
   // before the first session: onnxruntime-web reads it when its wasm starts
   ort.env.wasm.numThreads = threads;
-  const adapter = build === 'webgpu' ? await findAdapter() : { absent: 'this page loaded the wasm-only build of onnxruntime-web (?ort=wasm)' };
-  const wanted = q.get('ep');
-  const provider: Provider = wanted === 'wasm' || 'absent' in adapter ? 'wasm' : 'webgpu';
-  return { build, threads, maxThreads, crossOriginIsolated: self.crossOriginIsolated, adapter, provider };
+  const adapter = await findAdapter();
+  if (provider === 'webgpu' && 'absent' in adapter && !q.has('ep')) {
+    // chosen for navigator.gpu, but there is no adapter: the wasm build serves better
+    location.replace(pageUrl('wasm', threads));
+    return null;
+  }
+  return { provider, threads, maxThreads, crossOriginIsolated: self.crossOriginIsolated, adapter };
 }
 
 /** The execution providers to ask for: WebGPU falls back to wasm, and the session says which one ran. */

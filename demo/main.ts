@@ -8,7 +8,7 @@ import type { DataSplit } from '../src/train/dataset.js';
 import { CellPanel } from './cell.js';
 import { $, message } from './dom.js';
 import { Drawing } from './drawing.js';
-import { ortVersion, pageEnv, type PageEnv, type Provider } from './env.js';
+import { ortVersion, pageEnv, type PageEnv, pageUrl, type Provider } from './env.js';
 import { forgetRows, keepRow, type RunRow, showRows } from './runs.js';
 import { commandOf, configOf, mlpOf, type Settings, throughput, Training } from './training.js';
 
@@ -21,14 +21,14 @@ async function loadDigits(): Promise<DataSplit> {
 function describeEnv(env: PageEnv): string {
   const gpu = 'absent' in env.adapter ? `no WebGPU: ${env.adapter.absent}` : `WebGPU adapter: ${env.adapter.description}${env.adapter.fallback ? ' (a software fallback adapter)' : ''}`;
   const coi = env.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated (the server sends no COOP/COEP headers), so wasm runs on 1 thread';
-  return `onnxruntime-web ${ortVersion()} (${env.build === 'webgpu' ? 'WebGPU build: webgpu and wasm providers' : 'wasm-only build'}) · ${gpu} · wasm threads: ${env.threads} of ${env.maxThreads} · ${coi}`;
+  return `onnxruntime-web ${ortVersion()}, its ${env.provider === 'webgpu' ? 'WebGPU' : 'wasm'} build · ${gpu} · wasm threads: ${env.threads} of ${env.maxThreads} · ${coi}`;
 }
 
-function readSettings(form: HTMLFormElement): Settings {
+function readSettings(form: HTMLFormElement, provider: Provider): Settings {
   const f = new FormData(form);
   const int = (k: string) => Math.trunc(Number(f.get(k)));
   return {
-    provider: f.get('ep') as Provider,
+    provider,
     solver: f.get('solver') as Settings['solver'],
     backward: f.get('backward') as Settings['backward'],
     tol: Number(f.get('tol')),
@@ -43,19 +43,19 @@ function setUpForm(form: HTMLFormElement, env: PageEnv): void {
   form.querySelector<HTMLInputElement>(`input[value=${env.provider}]`)!.checked = true;
   const threads = form.querySelector<HTMLSelectElement>('select[name=threads]')!;
   for (let n = 1; n <= env.maxThreads; n++) threads.append(new Option(String(n), String(n), false, n === env.threads));
-  threads.addEventListener('change', () => {
-    const url = new URL(location.href);
-    url.searchParams.set('threads', threads.value);
-    url.searchParams.set('ep', readSettings(form).provider);
-    location.assign(url);
-  });
-  const command = () => ($('command').textContent = commandOf(readSettings(form)));
+  // the provider picks onnxruntime-web's build and the threads are fixed when it starts: both reload
+  threads.addEventListener('change', () => location.assign(pageUrl(env.provider, Number(threads.value))));
+  for (const radio of form.querySelectorAll<HTMLInputElement>('input[name=ep]')) {
+    radio.addEventListener('change', () => location.assign(pageUrl(radio.value as Provider, env.threads)));
+  }
+  const command = () => ($('command').textContent = commandOf(readSettings(form, env.provider)));
   form.addEventListener('input', command);
   command();
 }
 
 async function main(): Promise<void> {
   const env = await pageEnv();
+  if (!env) return; // reloading with the wasm build
   $('env').textContent = describeEnv(env);
   const form = $<HTMLFormElement>('settings');
   setUpForm(form, env);
@@ -82,13 +82,13 @@ async function main(): Promise<void> {
   showRows(null);
 
   // before any training, the draw panel predicts with a fresh (untrained) model
-  const fresh = mlpOf(configOf(readSettings(form)));
+  const fresh = mlpOf(configOf(readSettings(form, env.provider)));
   const init = fresh.init(new deq.Rng(0));
   const drawing = new Drawing({
     current() {
       const s = training.state;
       if (s.model && s.settings) return { model: s.model, params: s.params, state: s.state, provider: s.settings.provider, key: JSON.stringify(s.settings) };
-      return { model: fresh, params: init.params, state: init.state, provider: readSettings(form).provider, key: `untrained ${readSettings(form).provider}` };
+      return { model: fresh, params: init.params, state: init.state, provider: env.provider, key: 'untrained' };
     },
   }, (_p, error) => {
     if (error) $('solve').textContent = `prediction failed: ${error}`;
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    training.start(readSettings(form)).catch((err) => {
+    training.start(readSettings(form, env.provider)).catch((err) => {
       $('progress').textContent = `not started: ${message(err)}`;
     });
   });
