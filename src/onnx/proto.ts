@@ -9,6 +9,7 @@ import { OnnxError } from '../core/errors.js';
 import { Tensor, sizeOf } from '../core/tensor.js';
 import { checkModel } from './model-check.js';
 import { checkTensor } from './tensor-check.js';
+import { toNumber } from './walk.js';
 
 const { onnx } = onnxProto;
 
@@ -26,13 +27,6 @@ export interface TensorInfo {
   dtype: DType;
   /** True when the model declares no shape at all: any rank (`shape` is then empty). */
   anyRank?: boolean;
-}
-
-/** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
-export function toNumber(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (x && typeof (x as { toNumber?: unknown }).toNumber === 'function') return (x as { toNumber(): number }).toNumber();
-  return Number(x);
 }
 
 /**
