@@ -12,7 +12,7 @@ import { isFloat, type DType } from '../core/dtype.js';
 import { InputError, ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import type { Rng } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
+import { sizeOf, Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
 import * as np from '../np.js';
 import { fixedPoint, type FixedPointOptions } from '../solvers/index.js';
@@ -20,7 +20,7 @@ import { importOnnx, type ImportedModel } from '../onnx/import.js';
 import { replaceInitializers } from '../onnx/initializers.js';
 import { fmtInfoType, type TensorInfo } from '../onnx/proto.js';
 import { conv2d, type Conv2dParams, flatten, initConv2d, initLinear, linear, type LinearParams } from './layers.js';
-import type { Model } from './models.js';
+import { deqPresets, type Model, stripUndefined } from './models.js';
 
 /** The names of the file's inputs that are z (the state) and x (the injected input). */
 export interface CellInputNames { z: string; x: string }
@@ -144,12 +144,8 @@ export interface OnnxCellParams<T = Value> {
 }
 
 /** The solver settings of a cell model: the MLP's for flat cells, the conv model's for image-shaped z. */
-export const cellDeqPreset = (cell: OnnxCell): FixedPointOptions =>
-  cell.z.shape.length === 4
-    ? { solver: 'anderson', tol: 1e-2, maxIter: 25, backward: 'implicit' }
-    : { solver: 'anderson', tol: 1e-4, maxIter: 50, backward: 'implicit' };
+export const cellDeqPreset = (cell: OnnxCell): FixedPointOptions => (cell.z.shape.length === 4 ? deqPresets.conv : deqPresets.mlp);
 
-const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const copy = (t: Tensor) => new Tensor(t.dtype, t.shape, t.data.slice());
 
 /**
@@ -158,7 +154,7 @@ const copy = (t: Tensor) => new Tensor(t.dtype, t.shape, t.data.slice());
  */
 export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, images: ImageShape, classes = 10): Model<OnnxCellParams, Record<string, never>> {
   const shapes = cellShapes(cell, images);
-  const opts = deq === false ? false : { ...cellDeqPreset(cell), ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) };
+  const opts = deq === false ? false : { ...cellDeqPreset(cell), ...stripUndefined(deq) };
   const convInjection = shapes.x.length === 3;
   const xDtype: DType = cell.x.dtype;
   const pixels = images.channels * images.size * images.size;
@@ -176,9 +172,9 @@ export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, im
       params: {
         inj: convInjection
           ? initConv2d(rng, images.channels, shapes.x[0]!, { kernel: 3, bias: true, dtype: xDtype })
-          : initLinear(rng, pixels, prod(shapes.x), { dtype: xDtype }),
+          : initLinear(rng, pixels, sizeOf(shapes.x), { dtype: xDtype }),
         cell: Object.fromEntries(Object.entries(cell.imported.params).map(([k, t]) => [k, copy(t)])),
-        head: initLinear(rng, prod(shapes.z), classes, { dtype: cell.z.dtype }),
+        head: initLinear(rng, sizeOf(shapes.z), classes, { dtype: cell.z.dtype }),
       } as OnnxCellParams,
       state: {},
     }),
