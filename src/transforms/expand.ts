@@ -5,9 +5,9 @@
  * graph they hold (and a user prints) is the graph that runs, and the backend knows no solver.
  */
 import { TraceError } from '../core/errors.js';
-import { type Graph, type Params, Var } from '../core/ir.js';
+import type { Graph, Params } from '../core/ir.js';
 import { type Primitive, ruleOf, type Value } from '../core/primitive.js';
-import { avalOf, bind, evalGraph, readAtom, retap, traceGraph } from '../core/trace.js';
+import { avalOf, bind, evalGraph, traceGraph } from '../core/trace.js';
 
 /** True when `g` (or a sub-graph in it) holds a primitive that must be expanded. */
 function needsExpansion(g: Graph): boolean {
@@ -33,15 +33,5 @@ function expandEqn(prim: Primitive, ins: Value[], params: Params): Value[] {
 /** `g` with every primitive lowered or expanded into primitives that are (taps kept). */
 export function expandGraph(g: Graph): Graph {
   if (!needsExpansion(g)) return g;
-  const { graph } = traceGraph((...xs) => {
-    const env = new Map<Var, Value>();
-    g.inputs.forEach((v, i) => env.set(v, xs[i]!));
-    for (const e of g.eqns) {
-      const outs = expandEqn(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params);
-      e.outputs.forEach((v, i) => env.set(v, outs[i]!));
-    }
-    for (const t of g.taps) retap(t, (a) => readAtom(env, a));
-    return g.outputs.map((a) => readAtom(env, a));
-  }, g.inputs.map((v) => v.aval));
-  return graph;
+  return traceGraph((...xs) => evalGraph(g, xs, expandEqn), g.inputs.map((v) => v.aval)).graph;
 }
