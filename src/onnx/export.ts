@@ -71,7 +71,7 @@ function positionalArgs(example: ExampleArgs): { args: unknown[]; argNames: stri
  */
 export function toOnnx(fn: (...args: any[]) => unknown, exampleArgs: ExampleArgs, opts: ExportOptions & { file?: string } = {}): Exported {
   const { args, argNames } = positionalArgs(exampleArgs);
-  const { graph, outDef, nOut, taps, dynamic } = stage(fn, args);
+  const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, 'exportOnnx');
   // taps (solver stats) are extra outputs, as in jit
   const tapNames = taps.flatMap((t) => t.names.map((n) => `tap.${t.label}.${n}`));
   const positional = args.flatMap((a, i) => treePaths(treeFlatten(a)[1], argNames[i]!));
@@ -122,7 +122,7 @@ function lowerAtProbeBatches(
   for (const [k, B] of PROBE_SETS.entries()) {
     const models = B.map((b) => {
       const resized = args.map((a, i) => (batched.includes(i) ? resizeBatch(a as Tensor, b) : a));
-      return lowerModel(stage(fn, resized).graph, lowerOpts);
+      return lowerModel(stage(fn, resized, 'exportOnnx').graph, lowerOpts);
     });
     try {
       return batchPolymorphic(B, models, batchInput);

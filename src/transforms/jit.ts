@@ -69,7 +69,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     if (!c) {
       traces++;
       c = (async () => {
-        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args);
+        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, 'jit');
         const paths = treePaths(treeFlatten(args)[1]);
         const names = dynamic.map((j) => paths[j]!);
         const model = encodeModel(lowerModel(graph, {
