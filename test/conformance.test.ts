@@ -33,7 +33,10 @@ const TABLE = new URL('../docs/onnx-conformance.md', import.meta.url);
 /** The command that rewrites docs/onnx-conformance.md; without the variable the test only compares. */
 const REGENERATE = 'UPDATE_CONFORMANCE_DOC=1 npx vitest run test/conformance.test.ts';
 
-/** The ops the ONNX import issue targets. Einsum counts for its two-operand cases only. */
+/**
+ * The listed ops: the normalisation, conv, activation, shape, reduction and maths ops importOnnx
+ * must cover. Einsum counts for its two-operand cases only.
+ */
 const LISTED_OPS: ReadonlySet<string> = new Set([
   'LayerNormalization', 'InstanceNormalization', 'GroupNormalization', 'BatchNormalization', 'Gemm', 'MatMul', 'Conv',
   'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Gelu', 'Erf',
@@ -224,7 +227,7 @@ function table(rs: readonly CaseResult[]): string {
     `\`${REGENERATE}\` (without the variable the test compares`,
     'this file with its run; it generates the suite with `/usr/bin/python3 scripts/onnx-conformance.py`',
     'when `.cache/onnx-node-tests` is absent).',
-    'A listed op is one the ONNX import work targets: every case of it that onnxruntime passes,',
+    'A listed op is one importOnnx is held to: every case of it that onnxruntime passes,',
     'importOnnx must pass (test/conformance.test.ts; today\'s exceptions are in',
     'test/conformance-known-failures.ts). Einsum is listed for its two-operand cases.',
     `Listed ops with no case in this suite (newer than onnx 1.12): ${absent.join(', ')}.`,
