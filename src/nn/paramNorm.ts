@@ -14,7 +14,6 @@ import type { Rng } from '../core/random.js';
 import { sizeOf, Tensor } from '../core/tensor.js';
 import * as np from '../np.js';
 
-
 /** Which weights to normalise: their paths, or a test on each tensor leaf and its path. */
 export type LeafSelector = readonly string[] | ((path: string, leaf: Tensor) => boolean);
 
