@@ -35,11 +35,16 @@ export async function residualTraces(model: Model, params: unknown, state: unkno
     return grad(probe)(input);
   }, runtime);
   // the cotangent has the shape of z*: the solve's starting point, by default the injected input's
-  const shape = await jit((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; })(params, state, x);
-  const g = new Rng(seed).randn(shape.shape, shape.dtype);
-  await run(params, state, x, g);
-  const fwd = run.lastTaps['fixedPoint.forward']?.[0];
-  const bwd = run.lastTaps['fixedPoint.backward']?.[0];
-  if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
-  return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+  const start = jit((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; });
+  try {
+    const shape = await start(params, state, x);
+    const g = new Rng(seed).randn(shape.shape, shape.dtype);
+    await run(params, state, x, g);
+    const fwd = run.lastTaps['fixedPoint.forward']?.[0];
+    const bwd = run.lastTaps['fixedPoint.backward']?.[0];
+    if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
+    return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
+  } finally {
+    await Promise.all([start.release(), run.release()]);
+  }
 }

@@ -181,109 +181,114 @@ async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions)
   const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
   const jacReg = config.jacReg ?? 0;
   const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm, jacobianWeight: jacReg });
-  const all = sizeOfDataset(data.train);
-  const valSize = config.validation ?? defaultValidationSize(all);
-  if (valSize >= all) throw new SettingError(['validation'], `a validation set of ${valSize} leaves none of the ${all} training samples to train on; hold out fewer`);
-  const split = holdOut(data.train, valSize);
-  const train = limit(split.train, config.trainLimit);
-  const validation = split.validation;
-  const testSet = limit(data.test, config.testLimit);
-  if (sizeOfDataset(train) < config.batchSize) {
-    const held = valSize ? ` (${valSize} more are held out for validation)` : '';
-    throw new SettingError(['batchSize', 'trainLimit', 'validation'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples${held}; use a smaller batch size`);
-  }
-  if (sizeOfDataset(testSet) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
-  opts.onSplit?.({ train: sizeOfDataset(train), validation: valSize, test: sizeOfDataset(testSet) });
-  const stepsPerEpoch = batchCount(train, config.batchSize, true);
-  const schedule = makeSchedule(config, stepsPerEpoch);
-
-  let { params, state } = model.init(new Rng(config.seed));
-  let optState: unknown = optimizer.init(params);
-  let history: EpochMetrics[] = [];
-  let startEpoch = 0;
-  const outDir = opts.outDir;
-  const ckPath = outDir !== undefined ? join(outDir, CHECKPOINT_FILE) : undefined;
-  if (outDir !== undefined) {
-    const dir = prepareRunDir(outDir, opts);
-    if (E.isLeft(dir)) throw dir.left;
-    if (opts.resume && dir.right.hasCheckpoint) {
-      const saved = readRunCheckpoint(ckPath!, config, { params, state, optState });
-      if (E.isLeft(saved)) throw saved.left;
-      ({ params, state, optState, history } = saved.right);
-      startEpoch = history.length;
-      // a run killed between writing metrics.json and the checkpoint left metrics one epoch ahead
-      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(saved.right.meta));
-      opts.onResume?.(startEpoch);
+  // the compiled steps' sessions go when the run does, however it ends
+  try {
+    const all = sizeOfDataset(data.train);
+    const valSize = config.validation ?? defaultValidationSize(all);
+    if (valSize >= all) throw new SettingError(['validation'], `a validation set of ${valSize} leaves none of the ${all} training samples to train on; hold out fewer`);
+    const split = holdOut(data.train, valSize);
+    const train = limit(split.train, config.trainLimit);
+    const validation = split.validation;
+    const testSet = limit(data.test, config.testLimit);
+    if (sizeOfDataset(train) < config.batchSize) {
+      const held = valSize ? ` (${valSize} more are held out for validation)` : '';
+      throw new SettingError(['batchSize', 'trainLimit', 'validation'], `batch size ${config.batchSize} is larger than the ${sizeOfDataset(train)} training samples${held}; use a smaller batch size`);
     }
-  }
+    if (sizeOfDataset(testSet) === 0) throw new SettingError(['dataSpec'], `the test set of ${data.source} is empty; evaluation needs test images`);
+    opts.onSplit?.({ train: sizeOfDataset(train), validation: valSize, test: sizeOfDataset(testSet) });
+    const stepsPerEpoch = batchCount(train, config.batchSize, true);
+    const schedule = makeSchedule(config, stepsPerEpoch);
 
-  let probeShape: number[] | undefined;
-  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' || config.model === 'cell' ? config.batchSize : Math.max(config.batchSize, 500));
-  let providerShown = false;
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const t0 = performance.now();
-    let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0, jacSum = 0, jacN = 0;
-    let lr = schedule(epoch * stepsPerEpoch, epoch);
-    const shiftRng = epochRng(config.seed + 7919, epoch);
-    for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
-      const { y } = batch;
-      const x = randomShift(batch.x, shiftRng, config.augment ?? 0);
-      lr = schedule(epoch * stepsPerEpoch + b, epoch);
-      let probes: Tensor | undefined;
-      if (jacReg > 0) {
-        const rng = jacobianStepRng(config.seed, epoch, b);
-        if (rng.next() < (config.jacRegFreq ?? 1)) {
-          probeShape ??= trainer.equilibriumShape(params, state, x);
-          probes = jacobianNoise(rng, probeShape, { samples: config.jacRegSamples ?? 1, dtype: x.dtype });
+    let { params, state } = model.init(new Rng(config.seed));
+    let optState: unknown = optimizer.init(params);
+    let history: EpochMetrics[] = [];
+    let startEpoch = 0;
+    const outDir = opts.outDir;
+    const ckPath = outDir !== undefined ? join(outDir, CHECKPOINT_FILE) : undefined;
+    if (outDir !== undefined) {
+      const dir = prepareRunDir(outDir, opts);
+      if (E.isLeft(dir)) throw dir.left;
+      if (opts.resume && dir.right.hasCheckpoint) {
+        const saved = readRunCheckpoint(ckPath!, config, { params, state, optState });
+        if (E.isLeft(saved)) throw saved.left;
+        ({ params, state, optState, history } = saved.right);
+        startEpoch = history.length;
+        // a run killed between writing metrics.json and the checkpoint left metrics one epoch ahead
+        await writeAtomic(join(outDir, METRICS_FILE), metricsJson(saved.right.meta));
+        opts.onResume?.(startEpoch);
+      }
+    }
+
+    let probeShape: number[] | undefined;
+    const evalBatch = config.evalBatchSize ?? (config.model === 'conv' || config.model === 'cell' ? config.batchSize : Math.max(config.batchSize, 500));
+    let providerShown = false;
+    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+      const t0 = performance.now();
+      let lossSum = 0, errSum = 0, seen = 0, fwdSum = 0, bwdSum = 0, fwdN = 0, bwdN = 0, skipped = 0, unconverged = 0, b = 0, jacSum = 0, jacN = 0;
+      let lr = schedule(epoch * stepsPerEpoch, epoch);
+      const shiftRng = epochRng(config.seed + 7919, epoch);
+      for (const batch of batches(train, config.batchSize, { rng: epochRng(config.seed, epoch), dropLast: true })) {
+        const { y } = batch;
+        const x = randomShift(batch.x, shiftRng, config.augment ?? 0);
+        lr = schedule(epoch * stepsPerEpoch + b, epoch);
+        let probes: Tensor | undefined;
+        if (jacReg > 0) {
+          const rng = jacobianStepRng(config.seed, epoch, b);
+          if (rng.next() < (config.jacRegFreq ?? 1)) {
+            probeShape ??= trainer.equilibriumShape(params, state, x);
+            probes = jacobianNoise(rng, probeShape, { samples: config.jacRegSamples ?? 1, dtype: x.dtype });
+          }
         }
+        const r = await trainer.step(params, state, optState, x, y, lr, probes);
+        if (!providerShown) {
+          providerShown = true;
+          opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
+        }
+        ({ params, state, optState } = r);
+        const rep = r.report;
+        const n = y.shape[0]!;
+        if (rep.skipped) {
+          skipped++;
+          opts.onSkip?.(epoch, b, rep.skipped);
+        } else {
+          lossSum += rep.loss * n;
+          errSum += rep.errors;
+          seen += n;
+        }
+        if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
+        if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
+        if (rep.jacobianPenalty !== null && !rep.skipped) { jacSum += rep.jacobianPenalty; jacN++; }
+        b++;
+        opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
       }
-      const r = await trainer.step(params, state, optState, x, y, lr, probes);
-      if (!providerShown) {
-        providerShown = true;
-        opts.onProvider?.((await trainer.trainGraph.compile(params, state, x, y)).session.provider);
+      const ev = valSize ? await evaluate(trainer, params, state, validation, evalBatch) : { error: NaN, loss: NaN, forwardIters: NaN };
+      const m: EpochMetrics = {
+        epoch: epoch + 1, lr,
+        trainError: seen ? errSum / seen : NaN, trainLoss: seen ? lossSum / seen : NaN,
+        forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
+        valError: ev.error, valLoss: ev.loss, valForwardIters: ev.forwardIters,
+        seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
+        ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN, jacSteps: jacN } : {}),
+        ...(opts.testEachEpoch ? { testError: (await evaluate(trainer, params, state, testSet, evalBatch)).error } : {}),
+      };
+      history.push(m);
+      if (outDir !== undefined && ckPath) {
+        const meta = { config, history, data: data.source, model: model.name, deq: model.deq };
+        // metrics first: a kill between the two writes leaves metrics.json ahead of the checkpoint,
+        // never behind it, and the resume rewrites it from the checkpoint
+        await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta));
+        await saveCheckpoint(ckPath, { meta, trees: { params, state, optState } });
       }
-      ({ params, state, optState } = r);
-      const rep = r.report;
-      const n = y.shape[0]!;
-      if (rep.skipped) {
-        skipped++;
-        opts.onSkip?.(epoch, b, rep.skipped);
-      } else {
-        lossSum += rep.loss * n;
-        errSum += rep.errors;
-        seen += n;
-      }
-      if (rep.forward) { fwdSum += rep.forward.iterations; fwdN++; if (!rep.forward.converged) unconverged++; }
-      if (rep.backward) { bwdSum += rep.backward.iterations; bwdN++; }
-      if (rep.jacobianPenalty !== null && !rep.skipped) { jacSum += rep.jacobianPenalty; jacN++; }
-      b++;
-      opts.onBatch?.({ epoch, batch: b, batches: stepsPerEpoch, loss: seen ? lossSum / seen : NaN, report: rep });
+      opts.onEpoch?.(m);
     }
-    const ev = valSize ? await evaluate(trainer, params, state, validation, evalBatch) : { error: NaN, loss: NaN, forwardIters: NaN };
-    const m: EpochMetrics = {
-      epoch: epoch + 1, lr,
-      trainError: seen ? errSum / seen : NaN, trainLoss: seen ? lossSum / seen : NaN,
-      forwardIters: fwdN ? fwdSum / fwdN : 0, backwardIters: bwdN ? bwdSum / bwdN : 0,
-      valError: ev.error, valLoss: ev.loss, valForwardIters: ev.forwardIters,
-      seconds: (performance.now() - t0) / 1000, steps: b, skipped, unconverged,
-      ...(jacReg > 0 ? { jacPenalty: jacN ? jacSum / jacN : NaN, jacSteps: jacN } : {}),
-      ...(opts.testEachEpoch ? { testError: (await evaluate(trainer, params, state, testSet, evalBatch)).error } : {}),
-    };
-    history.push(m);
-    if (outDir !== undefined && ckPath) {
-      const meta = { config, history, data: data.source, model: model.name, deq: model.deq };
-      // metrics first: a kill between the two writes leaves metrics.json ahead of the checkpoint,
-      // never behind it, and the resume rewrites it from the checkpoint
-      await writeAtomic(join(outDir, METRICS_FILE), metricsJson(meta));
-      await saveCheckpoint(ckPath, { meta, trees: { params, state, optState } });
+    const test = await evaluate(trainer, params, state, testSet, evalBatch);
+    if (outDir !== undefined) {
+      await writeAtomic(join(outDir, METRICS_FILE), metricsJson({ config, history, data: data.source, model: model.name, deq: model.deq, test }));
     }
-    opts.onEpoch?.(m);
+    return { history, test, params, state, config };
+  } finally {
+    await trainer.release();
   }
-  const test = await evaluate(trainer, params, state, testSet, evalBatch);
-  if (outDir !== undefined) {
-    await writeAtomic(join(outDir, METRICS_FILE), metricsJson({ config, history, data: data.source, model: model.name, deq: model.deq, test }));
-  }
-  return { history, test, params, state, config };
 }
 
 /** metrics.json: the run's settings and per-epoch history, and once the run is done its test result. */
