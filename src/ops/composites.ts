@@ -85,5 +85,5 @@ export function groupNorm(x: Value, groups: number, eps = 1e-5): Value {
     throw new ShapeError(`groupNorm: ${s[1]} channels of ${fmtShape(s)} do not split into ${groups} groups`);
   }
   const g = reshape(x, [s[0]!, groups, -1]);
-  return reshape(standardize(g, 2, eps).y, s);
+  return reshape(layerNorm(g, 2, eps), s);
 }
