@@ -71,6 +71,10 @@ async function overhead(): Promise<void> {
       return () => j(params, z, x);
     })(),
     'library, a new z tensor each call': () => jitted(params, new Tensor('float32', z.shape, z.data), x),
+    'library, a new z each call, checkFinite off': (() => {
+      const j = jit(cell, { checkFinite: false });
+      return () => j(params, new Tensor('float32', z.shape, z.data), x);
+    })(),
     'bare session.run (feeds built once)': () => bare.run(feeds),
     // a caller needs the values: reading .data is part of a run's cost on both sides
     'bare session.run, output data read': () => bare.run(feeds).then((o) => o[out]!.data),

@@ -21,7 +21,7 @@ export {
   fixedPoint, customRoot, fixedPointHost, forwardIteration, anderson, broyden, newton, newtonKrylov, gmres,
   solveOutcome, readStats, solverNames, SOLVE_DEFAULTS, jacobianPenalty, jacobianNoise,
   type FixedPointResult, type FixedPointOptions, type SolveOptions, type SolveStats, type SolveReport, type SolveOutcome,
-  type SolveFailure, type SolverName, type BackwardMode, type StopOn, type AndersonOptions, type BroydenOptions,
+  type SolveFailure, type SolverName, type BackwardMode, type StopOn, type StopCriterion, type AndersonOptions, type BroydenOptions,
   type NewtonKrylovOptions, type HostSolveOptions, type HostSolveResult, type ConcreteStats,
   type JacobianPenaltyOptions, type JacobianNoiseOptions, type ProbeDistribution,
 } from './solvers/index.js';

@@ -6,8 +6,8 @@
 import './np.js'; // registers every built-in primitive
 
 export {
-  definePrimitive, primitives, ruleOf, Undefined,
-  type Primitive, type LowerCtx, type LowerInfo, type AttrValue, type Value,
+  definePrimitive, primitives, ruleOf, Undefined, PORTABLE_TARGET,
+  type Primitive, type LowerCtx, type LowerInfo, type AttrValue, type Value, type Target,
 } from './core/primitive.js';
 export { bind, bind1, tap, traceGraph, evalGraph, avalOf, isTracing, Tracer, type TracedGraph } from './core/trace.js';
 export { Var, Lit, type Aval, type Atom, type Eqn, type Graph, type Params, type Tap } from './core/ir.js';
@@ -19,5 +19,6 @@ export {
   resolveSolver, loopSettings, solveCompiled, solveUnrolled, driverInit, driverStep, driverContinue, driverStats, STAT_FIELDS,
   type Solver, type BatchMap, type LoopSettings, type DriverState,
 } from './solvers/index.js';
-export { createSession, nodePlacement, type NodePlacement, type Session } from './backend/runtime.js';
-export { lowerModel, encodeModel, OPSET } from './backend/lower.js';
+export { createSession, compileTarget, nodePlacement, type NodePlacement, type Session } from './backend/runtime.js';
+export { lowerModel, encodeModel, OPSET, CONTRIB_OPSET } from './backend/lower.js';
+export { whileScan } from './control/loop.js';

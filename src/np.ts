@@ -18,16 +18,16 @@ export {
 export { take } from './ops/indexing.js';
 export { gather, scatterAdd } from './ops/gather.js';
 export { stridedSlice, flip } from './ops/strided.js';
-export { max, min, mean, argmax, variance } from './ops/reduce.js';
+export { max, min, mean, argmax, variance, norm } from './ops/reduce.js';
 export { erf } from './ops/special.js';
 export { clip, leakyRelu, elu, selu, celu, softplus, softsign, hardSigmoid, hardSwish, mish, gelu } from './ops/activations.js';
 export { einsum } from './ops/einsum.js';
-export { maxPool, type PoolOptions } from './ops/pool.js';
+export { avgPool, maxPool, type AvgPoolOptions, type PoolOptions } from './ops/pool.js';
 export { matmul } from './ops/linalg.js';
-export { conv2d, avgPool, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.js';
+export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions } from './ops/conv.js';
 export { stopGradient, logSumExp, logSoftmax, softmax, oneHot, crossEntropy, layerNorm, groupNorm } from './ops/composites.js';
 export { whileLoop, foriLoop } from './control/loop.js';
-export { solve } from './control/solve.js';
+export { solve, inv } from './control/solve.js';
 export type { ArrayLike } from './ops/util.js';
 export { shapeOf as shape, dtypeOf as dtype } from './ops/util.js';
 

@@ -9,7 +9,9 @@
  * lockfile made of this repository's production entries and the packed tarball, whose declared
  * dependencies must then hold everything the consumer needs.
  *
- * Slow: about a minute, most of it npm unpacking onnxruntime-node and onnxruntime-web (~430 MB).
+ * Slow: one to three minutes, most of it npm unpacking onnxruntime-node and onnxruntime-web
+ * (~430 MB). So it runs under CI=true (.ci/run) or `npm run test:package`, and a plain `npm test`
+ * skips it with a message.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -115,7 +117,10 @@ const TSCONFIG = {
   include: ['src'],
 };
 
-describe('the packed package, installed into a new project (about a minute)', () => {
+const wanted = /^(1|true|yes)$/i.test(process.env.CI ?? '') || process.env.DEQ_PACKAGE_TEST === '1';
+if (!wanted) console.warn('test/package.test.ts skipped: it packs, installs and runs the package (minutes); run it with npm run test:package, or CI=true');
+
+describe.runIf(wanted)('the packed package, installed into a new project (one to three minutes)', () => {
   let work: string;
   let packed: { files: { path: string }[]; filename: string; integrity: string };
   let packStderr: string;

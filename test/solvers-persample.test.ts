@@ -62,7 +62,7 @@ describe('per-sample solve statistics', () => {
   it('without perSample the statistics and taps carry no per-sample fields', async () => {
     const f = jit((x: Value, w: Value) => fixedPoint(cell, np.zerosLike(x), [x, w], { tol: 1e-6 }).stats);
     const stats = (await f(X, W)) as Record<string, unknown>;
-    expect(Object.keys(stats).sort()).toEqual(['converged', 'diverged', 'iterations', 'relResidual', 'residual']);
+    expect(Object.keys(stats).sort()).toEqual(['batchRelResidual', 'batchResidual', 'converged', 'diverged', 'iterations', 'relResidual', 'residual']);
     expect(Object.keys(f.lastTaps['fixedPoint.forward']![0]!)).not.toContain('sampleIterations');
   });
 });

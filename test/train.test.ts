@@ -119,6 +119,13 @@ describe('a training step', () => {
       losses.push(r.report.loss);
     }
     expect(losses[4]!).toBeLessThan(losses[0]!);
+    // release() lets the compiled step's session go; the trainer still works, compiling again
+    expect(trainer.trainGraph.cacheSize).toBe(1);
+    await trainer.release();
+    expect(trainer.trainGraph.cacheSize).toBe(0);
+    const again = await trainer.step(params, state, optState, x, y, 0.5);
+    expect(again.report.loss).toBeLessThan(losses[0]!);
+    expect(trainer.trainGraph.traceCount).toBe(2);
   });
 });
 
@@ -221,6 +228,11 @@ describe('the validation split', () => {
     }
     expect(r.right.test.samples).toBe(40);
     expect(Number.isInteger(Math.round(r.right.test.error * 40 * 1e6) / 1e6)).toBe(true);
+    // for time-to-accuracy measurements only: the test set after every epoch, on request
+    const each = await trainRun(config, data, { testEachEpoch: true })();
+    if (E.isLeft(each)) throw each.left;
+    expect(each.right.history.every((m) => m.testError! >= 0 && m.testError! <= 1)).toBe(true);
+    expect(each.right.history.at(-1)!.testError).toBe(each.right.test.error);
     const none = await trainRun({ ...config, validation: 0 }, data)();
     if (E.isLeft(none)) throw none.left;
     expect(none.right.history.every((m) => Number.isNaN(m.valError))).toBe(true);

@@ -10,6 +10,8 @@ const { onnx } = onnxProto;
 
 export const OPSET = 18;
 export const IR_VERSION = 8;
+/** Version of the non-standard operator domains used (com.microsoft: onnxruntime's contrib operators). */
+export const CONTRIB_OPSET = 1;
 
 type NodeObj = Record<string, unknown>;
 
@@ -40,6 +42,8 @@ function attribute(name: string, v: AttrValue): Record<string, unknown> {
 /** Shared state of one model being lowered: names and initializers are unique model-wide. */
 class ModelState {
   initializers: Record<string, unknown>[] = [];
+  /** Operator domains other than the standard one that nodes use (they need opset imports). */
+  domains = new Set<string>();
   private counter = 0;
   private intsCache = new Map<string, string>();
   fresh(prefix: string): string { return `${prefix}_${this.counter++}`; }
@@ -58,12 +62,14 @@ class GraphLowering implements LowerCtx {
   names = new Map<Var, string>();
   constructor(readonly model: ModelState) {}
 
-  node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOutputs = 1): string[] {
+  node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOutputs = 1, domain = ''): string[] {
     const name = this.model.fresh(opType);
     const outputs = Array.from({ length: nOutputs }, (_, i) => `${name}_out${i}`);
+    if (domain) this.model.domains.add(domain);
     this.nodes.push({
       name,
       opType,
+      ...(domain ? { domain } : {}),
       input: inputs,
       output: outputs,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
@@ -160,7 +166,7 @@ export function lowerModel(g: Graph, opts: LowerOptions = {}): Record<string, un
   };
   return {
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...model.domains].map((domain) => ({ domain, version: CONTRIB_OPSET }))],
     producerName: 'deq-onnx',
     producerVersion: '0.1.0',
     docString: opts.docString ?? '',

@@ -7,6 +7,7 @@
  */
 import type { DType } from '../core/dtype.js';
 import { InputError, OnnxError } from '../core/errors.js';
+import type { Target } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import type { Attempt, IsolatedSession, IsolateOptions, RunLimits, WireTensor } from './isolate.js';
 import { nodePhrase, readOrtError } from './ort-errors.js';
@@ -52,6 +53,14 @@ export interface RuntimeOptions extends RunLimits {
    * in a browser, to standard output in Node) instead of returning it. In-process sessions only.
    */
   profile?: boolean;
+  /**
+   * onnxruntime's memory pattern (node runtime): plans one block for all of a run's tensors from the
+   * first run. Default false: with solver loops the plan held more than the tensors need (conv DEQ
+   * training step: peak RSS 1,045 MB with it, 698 MB without; bench/session-memory.ts).
+   */
+  memoryPattern?: boolean;
+  /** onnxruntime's CPU memory arena (node runtime; default true: without it the peak was higher, 822–868 MB). */
+  memoryArena?: boolean;
 }
 
 /** Where onnxruntime ran one node of a session's (optimised) graph, from its profile. */
@@ -87,6 +96,17 @@ let defaults: RuntimeOptions = { runtime: 'node', intraOpNumThreads: 1, allowSpi
 /** Set the options used when a transform compiles without explicit runtime options. */
 export function setRuntimeDefaults(opts: RuntimeOptions): void {
   defaults = { ...defaults, ...opts };
+}
+
+/**
+ * What graphs for these options may use: onnxruntime's contrib operators only where every provider
+ * tried is a CPU one (node 'cpu', web 'wasm'), the providers they were measured on; WebGPU and the
+ * others get standard ONNX.
+ */
+export function compileTarget(opts: RuntimeOptions = {}): Target {
+  const o = { ...defaults, ...opts };
+  const runtime = o.runtime ?? 'node';
+  return { contribOps: providerList(runtime, o.executionProviders).every((e) => e === 'cpu' || e === 'wasm') };
 }
 
 type Ort = typeof import('onnxruntime-common') & { env: any; InferenceSession: any; Tensor: any };
@@ -127,7 +147,7 @@ async function loadOrt(name: RuntimeName, level: LogLevel): Promise<Ort> {
 
 const ortTypeOf: Record<string, DType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool' };
 
-export function toOrt(ort: Ort, t: Tensor): unknown {
+function toOrt(ort: Ort, t: Tensor): unknown {
   return new ort.Tensor(t.dtype, t.data, [...t.shape]);
 }
 
@@ -160,9 +180,7 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   const eps = providerList(runtime, o.executionProviders);
   const attempts: Attempt[] = eps.map((provider, i) => ({ provider, options: sessionOptions(runtime, o, eps.slice(i), level) }));
   const sessionLimits: RunLimits = { timeoutMs: o.timeoutMs, signal: o.signal };
-  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
-    throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${o.timeoutMs}`);
-  }
+  checkLimits(sessionLimits);
   if (o.isolate && o.profile) throw new InputError('profile needs an in-process session: leave out isolate to profile');
   if (o.isolate) {
     if (runtime !== 'node') throw new InputError("isolate runs onnxruntime-node in a child process; it needs runtime: 'node'");
@@ -201,6 +219,8 @@ function sessionOptions(runtime: RuntimeName, o: RuntimeOptions, eps: string[], 
   };
   if (runtime === 'node') {
     sessionOpts.intraOpNumThreads = o.intraOpNumThreads ?? 1;
+    sessionOpts.enableMemPattern = o.memoryPattern ?? false;
+    sessionOpts.enableCpuMemArena = o.memoryArena ?? true;
     sessionOpts.interOpNumThreads = 1;
     sessionOpts.extra = { session: { 'intra_op.allow_spinning': o.allowSpinning ? '1' : '0', 'inter_op.allow_spinning': '0' } };
   }
@@ -221,6 +241,12 @@ function runError(e: unknown, what: string): OnnxError {
   const f = readOrtError((e as Error)?.message ?? String(e));
   const where = f.node ? `${nodePhrase(f.node)} failed` : 'the run failed';
   return new OnnxError(`${what}: ${where} in onnxruntime: ${f.reason}`, { cause: e });
+}
+
+/** Limits given at load or per run: a timeout must be a non-negative number of milliseconds. */
+function checkLimits(limits: RunLimits): void {
+  const t = limits.timeoutMs;
+  if (t !== undefined && !(Number.isFinite(t) && t >= 0)) throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${t}`);
 }
 
 function inProcessLimitsError(): InputError {
@@ -367,6 +393,7 @@ function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Se
       run: () => Promise.reject(new OnnxError(`${what}: raw runs are not available for a session in its own process`)),
     },
     async run(inputs, limits = {}) {
+      checkLimits(limits);
       if (inputs.length !== inputNames.length) throw new OnnxError(`${what}: the session takes ${inputNames.length} inputs, got ${inputs.length}`);
       const feeds: Record<string, WireTensor> = {};
       inputs.forEach((t, i) => (feeds[inputNames[i]!] = { type: t.dtype, data: t.data, dims: t.shape }));

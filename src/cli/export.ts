@@ -128,6 +128,8 @@ async function exportTrainedCell(f: Parsed, io: CliIo): Promise<number> {
     if (e instanceof DeqError) return fail(flagError(new CheckpointError(ckPath, e.message)));
     throw e;
   }
-  io.out(`from ${ckPath}: ${meta.history.length} epoch${meta.history.length === 1 ? '' : 's'} trained${meta.history.length ? `, validation error ${(meta.history[meta.history.length - 1]!.valError * 100).toFixed(2)}%` : ''}`);
+  // a run with --validation 0 has no validation error to report
+  const lastVal = meta.history[meta.history.length - 1]?.valError;
+  io.out(`from ${ckPath}: ${meta.history.length} epoch${meta.history.length === 1 ? '' : 's'} trained${lastVal !== undefined && Number.isFinite(lastVal) ? `, validation error ${(lastVal * 100).toFixed(2)}%` : ''}`);
   return 0;
 }

@@ -5,7 +5,7 @@
  * loops (see solvers/fixedPoint), never through them.
  */
 import { isFloat } from '../core/dtype.js';
-import { DTypeError, ShapeError, TraceError } from '../core/errors.js';
+import { DTypeError, ShapeError, TraceError, TransformError } from '../core/errors.js';
 import { type Aval, type Graph, avalKey, sameAval } from '../core/ir.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
 import { treeFlatten, treeUnflatten } from '../core/pytree.js';
@@ -22,6 +22,11 @@ interface WhileParams {
   nCondCaps: number;
   /** Upper bound on iterations (the ONNX trip count), or 0 for none. */
   maxTrips: number;
+  /**
+   * Body outputs after the state that are recorded, one row per trip (ONNX scan outputs): each
+   * comes out as [maxTrips, ...], zero after the trips taken. Needs maxTrips > 0.
+   */
+  nScan?: number;
   [k: string]: unknown;
 }
 
@@ -37,13 +42,15 @@ export const whileLoopP = definePrimitive<WhileParams>({
         throw new ShapeError(`whileLoop: body changes state ${i} from ${avalKey(a)} to ${avalKey(outs[i]!)}; the loop state must keep its shapes and dtypes`);
       }
     });
-    return state.map((a) => ({ shape: a.shape, dtype: a.dtype }));
+    const scans = outs.slice(p.nState).map((a) => ({ shape: [p.maxTrips, ...a.shape], dtype: a.dtype }));
+    return [...state.map((a) => ({ shape: a.shape, dtype: a.dtype })), ...scans];
   },
   lower: (ctx, ins, p, info) => {
     const state = ins.slice(0, p.nState);
     const condCaps = ins.slice(p.nState, p.nState + p.nCondCaps);
     const bodyCaps = ins.slice(p.nState + p.nCondCaps);
     const stateAvals = info.inAvals.slice(0, p.nState);
+    const scanAvals = p.body.outputs.slice(p.nState).map((a) => a.aval);
     const cond0 = ctx.inline(p.cond, [...state, ...condCaps])[0]!;
     const iterName = ctx.fresh('iter');
     const condIn = ctx.fresh('cond_in');
@@ -56,16 +63,27 @@ export const whileLoopP = definePrimitive<WhileParams>({
         ...stateIn.map((name, i) => ({ name, aval: stateAvals[i]! })),
       ],
       (sub) => {
-        const next = sub.inline(p.body, [...stateIn, ...bodyCaps]);
-        const c = sub.inline(p.cond, [...next, ...condCaps])[0]!;
-        return [c, ...next];
+        const outs = sub.inline(p.body, [...stateIn, ...bodyCaps]);
+        const c = sub.inline(p.cond, [...outs.slice(0, p.nState), ...condCaps])[0]!;
+        return [c, ...outs];
       },
-      [{ shape: [], dtype: 'bool' }, ...stateAvals],
+      [{ shape: [], dtype: 'bool' }, ...stateAvals, ...scanAvals],
     );
     const trips = p.maxTrips > 0 ? ctx.scalar(p.maxTrips, 'int64') : '';
-    return ctx.node('Loop', [trips, cond0, ...state], { body: { graph } }, p.nState);
+    const outs = ctx.node('Loop', [trips, cond0, ...state], { body: { graph } }, p.nState + scanAvals.length);
+    // a scan output has one row per trip taken: pad it to maxTrips rows
+    const padded = outs.slice(p.nState).map((scan, i) => {
+      const rank = scanAvals[i]!.shape.length + 1;
+      const taken = ctx.op('Slice', [ctx.op('Shape', [scan]), ctx.ints([0]), ctx.ints([1])]);
+      const missing = ctx.op('Sub', [ctx.ints([p.maxTrips]), taken]);
+      const zeros = ctx.ints(Array(rank - 1).fill(0));
+      const pads = ctx.op('Concat', [ctx.ints(Array(rank).fill(0)), missing, zeros], { axis: 0 });
+      return ctx.op('Pad', [scan, pads], { mode: 'constant' });
+    });
+    return [...outs.slice(0, p.nState), ...padded];
   },
   jvp: (primals, tangents, p) => {
+    if (p.nScan) throw new TransformError('whileLoop: forward mode through a loop that records its trips is not supported');
     const state = primals.slice(0, p.nState);
     const condCaps = primals.slice(p.nState, p.nState + p.nCondCaps);
     const bodyCaps = primals.slice(p.nState + p.nCondCaps);
@@ -120,6 +138,31 @@ export function whileLoop<S>(condFn: (s: S) => Value, bodyFn: (s: S) => S, init:
     cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, maxTrips: opts.maxTrips ?? 0,
   });
   return treeUnflatten<S>(def, outs);
+}
+
+/**
+ * whileLoop that also records a pytree of values on every trip: `body` returns [next state, record].
+ * Each recorded leaf comes back stacked as [maxTrips, ...], rows after the trips taken zero.
+ */
+export function whileScan<S, R>(condFn: (s: S) => Value, bodyFn: (s: S) => [S, R], init: S, opts: { maxTrips: number }): { state: S; records: R } {
+  if (!(opts.maxTrips > 0)) throw new TraceError('whileScan: maxTrips must be a positive bound (it sizes the records)');
+  const [leaves, def] = treeFlatten<Value>(init);
+  const avals: Aval[] = leaves.map(avalOf);
+  const cond = traceGraph((...xs) => [condFn(treeUnflatten<S>(def, xs))], avals);
+  let recDef: ReturnType<typeof treeFlatten>[1] | undefined;
+  const body = traceGraph((...xs) => {
+    const [next, rec] = bodyFn(treeUnflatten<S>(def, xs));
+    const [outs] = treeFlatten<Value>(next);
+    const [r, rd] = treeFlatten<Value>(rec);
+    recDef = rd;
+    if (outs.length !== leaves.length) throw new ShapeError(`whileScan: body returned ${outs.length} state leaves, expected ${leaves.length}`);
+    return [...outs, ...r];
+  }, avals);
+  const outs = bind(whileLoopP, [...leaves, ...cond.captured, ...body.captured], {
+    cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, maxTrips: opts.maxTrips,
+    nScan: body.graph.outputs.length - leaves.length,
+  });
+  return { state: treeUnflatten<S>(def, outs.slice(0, leaves.length)), records: treeUnflatten<R>(recDef!, outs.slice(leaves.length)) };
 }
 
 /** for i in [0, n): state = body(i, state), with i an int64 scalar. */

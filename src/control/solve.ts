@@ -1,18 +1,21 @@
 /**
- * Dense batched linear solve X = A⁻¹ B (A [..., n, n], B [..., n, k]). ONNX has no solve operator,
- * so the primitive expands to Gauss–Jordan elimination with partial pivoting inside one Loop.
- * Its derivative rules are its own (never through the elimination): dX = A⁻¹ (dB − dA X), and
- * the transpose in B is Aᵀ⁻¹.
+ * Dense batched linear algebra: the solve X = A⁻¹ B (A [..., n, n], B [..., n, k]) and the inverse.
+ * ONNX has no solve operator. Where onnxruntime's contrib operator Inverse is available (its CPU and
+ * wasm providers), the solve is A⁻¹ B through it (LU with partial pivoting, batched), with one step
+ * of iterative refinement for large systems; elsewhere (WebGPU, exported files) it expands to
+ * Gauss–Jordan elimination, unrolled for small systems and in one Loop over the pivot for large.
+ * The derivative rules are the primitives' own (never through either expansion): for the solve
+ * dX = A⁻¹ (dB − dA X) and the transpose in B is Aᵀ⁻¹; for the inverse d(A⁻¹) = −A⁻¹ dA A⁻¹.
  */
 import { DTypeError, ShapeError, TransformError } from '../core/errors.js';
-import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
-import { iota, Tensor } from '../core/tensor.js';
+import { definePrimitive, type Primitive, type Target, Undefined, type Value } from '../core/primitive.js';
+import { eye, iota, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { foriLoop } from './loop.js';
 import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from '../ops/elementwise.js';
 import { matmul } from '../ops/linalg.js';
 import { argmax } from '../ops/reduce.js';
-import { concat, expandDims, mT, reshape, sliceAxis, sum, transpose } from '../ops/shape.js';
+import { batchFirst, broadcastTo, concat, expandDims, mT, reshape, sliceAxis, sum, transpose } from '../ops/shape.js';
 import { take } from '../ops/indexing.js';
 import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from '../ops/util.js';
 
@@ -92,11 +95,67 @@ function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   return reshape(sliceAxis(out, 2, n, n + k), [...batch, n, k]);
 }
 
+/** Largest float32 system solved wholly in float64 (cheap at this size, and accurate for any conditioning). */
+const WIDEN_MAX = 32;
+
+/**
+ * A⁻¹ B through the Inverse operator. The inverse alone is not backward stable, as the elimination
+ * is: its residual grows with the condition number. So float32 systems up to WIDEN_MAX are solved
+ * in float64 (GMRES's normal equations square the condition number), and larger ones, and float64
+ * ones, get one step of iterative refinement X₁ = X₀ + A⁻¹ (B − A X₀), which brings the residual
+ * back to the elimination's for systems not close to singular in the working precision (measured
+ * in test/solve-inverse.test.ts).
+ */
+function solveByInverse(a: Value, b: Value): Value {
+  const dt = dtypeOf(a);
+  const n = shapeOf(a)[shapeOf(a).length - 1]!;
+  if (dt === 'float32' && n <= WIDEN_MAX) return astype(solveByInverse(astype(a, 'float64'), astype(b, 'float64')), dt);
+  const inv = bind1(inverseP, [a], { spd: false });
+  const x = matmul(inv, b);
+  return add(x, matmul(inv, sub(b, matmul(a, x))));
+}
+
+/** A⁻¹ by elimination on [A | I], for targets without the Inverse operator. */
+function inverseByElimination(a: Value, pivoting: boolean): Value {
+  const s = shapeOf(a);
+  const n = s[s.length - 1]!;
+  return gaussJordan(a, broadcastTo(eye(n, dtypeOf(a)), s), pivoting);
+}
+
+const requireFloatDType = (name: string, d: string) => {
+  if (d !== 'float32' && d !== 'float64') throw new DTypeError(`${name}: needs float inputs, got ${d}`);
+};
+
+export const inverseP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolean }>({
+  name: 'inverse',
+  contrib: true,
+  shape: ([a]) => {
+    requireFloatDType('inv', a!.dtype);
+    const s = a!.shape;
+    if (s.length < 2 || s[s.length - 1] !== s[s.length - 2]) throw new ShapeError(`inv: A ${fmtShape(s)} must be [..., n, n]`);
+    return [{ shape: s, dtype: a!.dtype }];
+  },
+  lower: (ctx, [a]) => ctx.node('Inverse', [a!], {}, 1, 'com.microsoft'),
+  expand: ([a], p) => [inverseByElimination(a!, !p.spd)],
+  jvp: ([a], [da], p) => {
+    const inv = bind1(inverseP, [a!], p);
+    return [[inv], [da && neg(matmul(inv, matmul(da, inv)))]];
+  },
+  batch: ([a], [d], p) => [[bind1(inverseP, [batchFirst(a!, d!)], p)], [0]],
+});
+
+/**
+ * A⁻¹ for A [..., n, n] (batched over the leading axes): onnxruntime's Inverse where available,
+ * elimination on [A | I] elsewhere. `spd: true` promises a symmetric positive definite A, which
+ * the elimination then runs without pivoting. Prefer `solve` for A⁻¹ B: it is more accurate.
+ */
+export const inv = (a: Value, opts: { spd?: boolean } = {}): Value => bind1(inverseP, [a], { spd: opts.spd ?? false });
+
 export const solveP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolean }>({
   name: 'solve',
   shape: ([a, b]) => {
     const d = sameDType('solve', [a!, b!]);
-    if (d !== 'float32' && d !== 'float64') throw new DTypeError(`solve: needs float inputs, got ${d}`);
+    requireFloatDType('solve', d);
     const sa = a!.shape;
     const sb = b!.shape;
     if (sa.length < 2 || sa[sa.length - 1] !== sa[sa.length - 2] || sb.length !== sa.length || sb[sb.length - 2] !== sa[sa.length - 1] || !shapesEqual(sa.slice(0, -2), sb.slice(0, -2))) {
@@ -104,7 +163,7 @@ export const solveP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolea
     }
     return [{ shape: sb, dtype: d }];
   },
-  expand: ([a, b], p) => [gaussJordan(a!, b!, !p.spd)],
+  expand: ([a, b], p, target: Target) => [target.contribOps ? solveByInverse(a!, b!) : gaussJordan(a!, b!, !p.spd)],
   jvp: ([a, b], [da, db], p) => {
     const x = bind1(solveP, [a!, b!], p);
     let rhs: Value | null = db;

@@ -20,9 +20,21 @@ export type AttrValue =
   | { tensor: Tensor };
 
 /** What a primitive's ONNX lowering can do. Implemented by the backend. */
+/**
+ * What a graph is compiled for. Primitives whose lowering needs operators outside standard ONNX
+ * are expanded into standard ones for targets without them.
+ */
+export interface Target {
+  /** onnxruntime's contrib operators (domain com.microsoft, e.g. Inverse): its CPU and wasm providers have them. */
+  readonly contribOps: boolean;
+}
+
+/** Standard ONNX only: what runs anywhere (WebGPU, other runtimes, exported files). */
+export const PORTABLE_TARGET: Target = { contribOps: false };
+
 export interface LowerCtx {
-  /** Emit an ONNX node; returns its output names. */
-  node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number): string[];
+  /** Emit an ONNX node (in `domain`, default the standard one); returns its output names. */
+  node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number, domain?: string): string[];
   /** Emit an ONNX node with one output. */
   op(opType: string, inputs: string[], attrs?: Record<string, AttrValue>): string;
   /** A constant tensor (an initializer). */
@@ -58,10 +70,13 @@ export interface Primitive<P extends Params = Params> {
   /** ONNX lowering. */
   lower?(ctx: LowerCtx, inputs: string[], params: P, info: LowerInfo): string[];
   /**
-   * A decomposition into other primitives, for primitives without a lowering: the expansion
-   * transform (transforms/expand.ts) replaces them before a graph is lowered.
+   * A decomposition into other primitives, for primitives without a lowering (or whose lowering
+   * the target lacks): the expansion transform (transforms/expand.ts) replaces them before a graph
+   * is lowered, and may pick a different decomposition per target.
    */
-  expand?(inputs: Value[], params: P): Value[];
+  expand?(inputs: Value[], params: P, target: Target): Value[];
+  /** The lowering emits a com.microsoft operator: targets without contrib operators expand instead. */
+  readonly contrib?: boolean;
   /**
    * Forward-mode rule: given primals and tangents (null = symbolic zero), return primal outputs
    * and output tangents, written with np ops.
@@ -89,8 +104,8 @@ export interface Primitive<P extends Params = Params> {
 type RuleName = 'lower' | 'expand' | 'jvp' | 'transpose' | 'batch';
 
 /**
- * A primitive's rule, or undefined when it has none. Every transform dispatches through here, so
- * the params an equation carries meet the rule's own params type in one place.
+ * A primitive's rule, or undefined when it has none: the one place the transforms look rules up.
+ * It is a plain property read; each transform says what a missing rule means for it.
  */
 export const ruleOf = <K extends RuleName>(prim: Primitive, rule: K): Primitive[K] => prim[rule];
 

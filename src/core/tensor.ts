@@ -1,4 +1,5 @@
 import ndarray from 'ndarray';
+import { allFiniteSimd } from './finite.js';
 import { type AnyTypedArray, type DType, allocate } from './dtype.js';
 import { DTypeError, ShapeError } from './errors.js';
 
@@ -113,8 +114,8 @@ export const scalar = (value: number, dtype: DType = 'float32'): Tensor => full(
 
 /** True when every element is finite (integers and bools always are). */
 export function allFinite(t: Tensor): boolean {
-  if (t.dtype === 'float32') return finiteF32(t.data as Float32Array);
-  if (t.dtype === 'float64') return finiteF64(t.data as Float64Array);
+  if (t.dtype === 'float32') return allFiniteSimd(t.data as Float32Array) ?? finiteF32(t.data as Float32Array);
+  if (t.dtype === 'float64') return allFiniteSimd(t.data as Float64Array) ?? finiteF64(t.data as Float64Array);
   return true;
 }
 

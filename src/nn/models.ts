@@ -142,7 +142,8 @@ export const modelNames: readonly ModelName[] = ['mlp', 'mlp-newton', 'conv'];
 /** Solver settings per model (the CLI overrides them with its flags). */
 export const deqPresets: Record<ModelName, FixedPointOptions> = {
   mlp: { solver: 'anderson', tol: 1e-4, maxIter: 50, backward: 'implicit' },
-  'mlp-newton': { solver: 'newton', tol: 1e-4, maxIter: 40, backward: 'implicit' },
+  // the backward linear system solved densely too, as the tutorial's layer does (one Newton step)
+  'mlp-newton': { solver: 'newton', tol: 1e-4, maxIter: 40, backward: 'implicit', backwardSolver: 'newton' },
   conv: { solver: 'anderson', tol: 1e-2, maxIter: 25, backward: 'implicit' },
 };
 
@@ -157,6 +158,7 @@ export function makeModel(name: ModelName, deq: FixedPointOptions | false = {}, 
   }
 }
 
-const stripUndefined = <T extends object>(o: T): Partial<T> =>
+/** `o` without its undefined entries, so that spreading it keeps the defaults it leaves unset. */
+export const stripUndefined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 

@@ -16,7 +16,7 @@ import * as np from '../np.js';
 import { fixedPoint } from '../solvers/fixedPoint.js';
 import type { SolverName } from '../solvers/types.js';
 import { importOnnx, type ImportedModel } from './import.js';
-import type { TensorInfo } from './proto.js';
+import type { TensorInfo } from './info.js';
 
 /** Inputs of a check: the cell's inputs by name, and the cotangent g. */
 export interface ParityInputs {

@@ -2,7 +2,7 @@
 import { definePrimitive, type Value } from '../core/primitive.js';
 import { sizeOf } from '../core/tensor.js';
 import { avalOf, bind1 } from '../core/trace.js';
-import { astype, div, equal, mul, neg, sub } from './elementwise.js';
+import { abs, astype, div, equal, mul, neg, sub, where } from './elementwise.js';
 import { axesOf, batchFirst, keptShape, reducedAval, type ReduceParams, reshape, shiftAxes, sum } from './shape.js';
 import { dtypeOf, normAxis, requireFloat, shapeOf } from './util.js';
 
@@ -22,6 +22,29 @@ export const reduceMaxP = definePrimitive<ReduceParams>({
   batch: ([x], [d], p) => [[max(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
 });
 
+/**
+ * Euclidean norm over axes, one primitive (its derivative x·dx / ‖x‖ in one rule). It lowers to
+ * Sqrt(ReduceSum(x · x)): onnxruntime's ReduceL2 took longer than those three kernels together
+ * on [100, 100] → [100, 1] (4.0 against 2.3 µs of CPU time per call, measured in one loop each).
+ */
+export const normP = definePrimitive<ReduceParams>({
+  name: 'norm',
+  shape: ([x], p) => {
+    requireFloat('norm', x!);
+    return [reducedAval('norm', x!, p)];
+  },
+  lower: (ctx, [x], p) => [ctx.op('Sqrt', [ctx.op('ReduceSum', [ctx.op('Mul', [x!, x!]), ctx.ints(p.axes)], { keepdims: p.keepdims ? 1 : 0 })])],
+  jvp: ([x], [dx], p) => {
+    const out = norm(x!, p.axes, p.keepdims);
+    if (!dx) return [[out], [null]];
+    // d‖x‖ = x·dx / ‖x‖; at x = 0 (where x·dx = 0 too) the derivative is taken as 0
+    const n = reshape(out, keptShape(shapeOf(x!), p.axes));
+    const safe = where(equal(n, 0), 1, n);
+    return [[out], [div(sum(mul(x!, dx), p.axes, p.keepdims), reshape(safe, shapeOf(out)))]];
+  },
+  batch: ([x], [d], p) => [[norm(batchFirst(x!, d!), shiftAxes(p.axes), p.keepdims)], [0]],
+});
+
 export const argmaxP = definePrimitive<{ axis: number; keepdims: boolean }>({
   name: 'argmax',
   nondifferentiable: true,
@@ -38,6 +61,14 @@ export function max(x: Value, axis?: number | readonly number[], keepdims = fals
 /** Minimum over axes: −max(−x), so ties share the derivative as max's do. */
 export function min(x: Value, axis?: number | readonly number[], keepdims = false): Value {
   return neg(max(neg(x), axis, keepdims));
+}
+
+/** Euclidean (Frobenius) norm over `axis` (default: all axes). */
+export function norm(x: Value, axis?: number | readonly number[], keepdims = false): Value {
+  requireFloat('norm', avalOf(x));
+  const axes = axesOf('norm', x, axis);
+  if (axes.length === 0) return abs(x);
+  return bind1(normP, [x], { axes, keepdims });
 }
 export function mean(x: Value, axis?: number | readonly number[], keepdims = false): Value {
   // an integer mean would silently round (integer division)

@@ -13,7 +13,8 @@ import { treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, tap, Tracer, traceGraph } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
 import { jvpInterpret } from '../transforms/jvp.js';
-import { solveCompiled, solveUnrolled } from './driver.js';
+import { solveCompiled } from './driver.js';
+import { solveRecorded } from './unrolled.js';
 import { linearizeMap } from './linearize.js';
 import * as np from '../np.js';
 import { resolveSolver } from './registry.js';
@@ -44,6 +45,8 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number, batch: number): Aval[] 
     iterations: { shape: [], dtype: dt },
     residual: { shape: [], dtype: dt },
     relResidual: { shape: [], dtype: dt },
+    batchResidual: { shape: [], dtype: dt },
+    batchRelResidual: { shape: [], dtype: dt },
     converged: { shape: [], dtype: 'bool' },
     diverged: { shape: [], dtype: 'bool' },
     trace: { shape: [Math.max(maxIter, 1)], dtype: dt },
@@ -55,10 +58,11 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number, batch: number): Aval[] 
 /** A complete stats record (trace included) as the primitive's outputs, and back. */
 const statsList = (s: Required<SolveStats>): Value[] => STAT_FIELDS.map((k) => s[k]);
 const statsOf = (vs: Value[]): Required<SolveStats> => {
-  const [iterations, residual, relResidual, converged, diverged, trace, sampleIterations, sampleRelResidual] = vs;
+  const at = (k: (typeof STAT_FIELDS)[number]) => vs[STAT_FIELDS.indexOf(k)]!;
   return {
-    iterations: iterations!, residual: residual!, relResidual: relResidual!, converged: converged!, diverged: diverged!, trace: trace!,
-    sampleIterations: sampleIterations!, sampleRelResidual: sampleRelResidual!,
+    iterations: at('iterations'), residual: at('residual'), relResidual: at('relResidual'), batchResidual: at('batchResidual'),
+    batchRelResidual: at('batchRelResidual'), converged: at('converged'), diverged: at('diverged'), trace: at('trace'),
+    sampleIterations: at('sampleIterations'), sampleRelResidual: at('sampleRelResidual'),
   };
 };
 
@@ -141,15 +145,13 @@ export function fixedPoint<A extends unknown[]>(f: (z: Value, ...args: A) => Val
   };
   const dynVals = dyn.map((j) => leaves[j] as Value);
   const zShape = [...np.shape(z0)];
-  if (backward === 'unrolled') {
-    const b = zShape[0]!;
-    const map: BatchMap = (z) => np.reshape(callWith(np.reshape(z, zShape), dynVals), [b, -1]);
-    const { z, stats } = solveUnrolled(solver, map, np.reshape(z0, [b, -1]), o);
-    tap('fixedPoint.forward', { ...publicStats(stats, { trace: true, perSample: o.perSample }) });
-    return { value: np.reshape(z, zShape), stats: publicStats(stats, o) };
-  }
   const { graph, captured } = traceGraph((z, ...xs) => [callWith(z, xs)], [avalOf(z0), ...dynVals.map(avalOf)]);
   const allArgs = [...dynVals, ...captured];
+  if (backward === 'unrolled') {
+    const { value, stats } = solveRecorded(graph, zShape, solver, o, z0, allArgs);
+    tap('fixedPoint.forward', { ...publicStats(stats, { trace: true, perSample: o.perSample }) });
+    return { value, stats: publicStats(stats, o) };
+  }
   const params: SolveParams = {
     cell: graph,
     zShape,

@@ -6,9 +6,9 @@
 import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { jit } from '../transforms/jit.js';
-import { driverInit, driverStep, type DriverState } from './driver.js';
+import { driverContinue, driverInit, driverStats, driverStep, type DriverState } from './driver.js';
 import * as np from '../np.js';
-import { solveOutcome, type SolveOutcome } from './outcome.js';
+import { type ConcreteStats, solveOutcome, type SolveOutcome } from './outcome.js';
 import { resolveSolver } from './registry.js';
 import { type BatchMap, loopSettings, type Solver, type SolveOptions, type SolverName } from './types.js';
 
@@ -33,6 +33,9 @@ const mapOf = (f: Cell, zShape: readonly number[], args: unknown[]): BatchMap =>
   np.reshape(f(np.reshape(z, zShape), ...args), [zShape[0]!, -1]);
 
 /** Compiled init/step pairs, cached per (cell, solver, options). */
+/** A state, its statistics and whether to go on, from one run. */
+interface Stepped { st: DriverState; stats: ConcreteStats; going: Tensor }
+
 const cache = new WeakMap<Cell, Map<string, { init: any; step: any }>>();
 
 export async function fixedPointHost(f: Cell, z0: Tensor, args: unknown[], opts: HostSolveOptions = {}): Promise<HostSolveResult> {
@@ -41,34 +44,27 @@ export async function fixedPointHost(f: Cell, z0: Tensor, args: unknown[], opts:
   const key = `${typeof opts.solver === 'object' ? opts.solver.name : opts.solver ?? 'anderson'}|${JSON.stringify(o)}`;
   let perCell = cache.get(f);
   if (!perCell) cache.set(f, (perCell = new Map()));
+  // each run also returns the statistics of the state it reached, so the last one needs no extra run
+  const withStats = (st: DriverState) => ({ st, stats: driverStats(st, o), going: driverContinue(st, o) });
   let fns = perCell.get(key);
   if (!fns || typeof opts.solver === 'object') {
     fns = {
-      init: jit((z: Value, a: unknown[]) => driverInit(solver, mapOf(f, z0.shape, a), np.reshape(z, [z0.shape[0]!, -1]), o)),
-      step: jit((st: DriverState, a: unknown[]) => driverStep(solver, mapOf(f, z0.shape, a), st, o)),
+      init: jit((z: Value, a: unknown[]) => withStats(driverInit(solver, mapOf(f, z0.shape, a), np.reshape(z, [z0.shape[0]!, -1]), o))),
+      step: jit((st: DriverState, a: unknown[]) => withStats(driverStep(solver, mapOf(f, z0.shape, a), st, o))),
     };
     perCell.set(key, fns);
   }
-  let st = (await fns.init(z0, args)) as DriverState;
+  let { st, stats, going } = (await fns.init(z0, args)) as Stepped;
   let runs = 1;
   const residuals: number[] = [];
-  const metric = (s: DriverState) => Math.max(...(s.bestMetric as Tensor).toArray());
   while (true) {
-    const k = (st.k as Tensor).item();
-    if (k >= o.maxIter || (st.diverged as Tensor).item() || metric(st) < o.tol) break;
-    st = (await fns.step(st, args)) as DriverState;
+    if (!going.item()) break;
+    ({ st, stats, going } = (await fns.step(st, args)) as Stepped);
     runs++;
     const r = (st.last as Tensor).item();
     residuals.push(r);
     opts.onIterate?.((st.k as Tensor).item(), r, (st.best as Tensor).reshape(z0.shape));
   }
-  const maxOf = (t: Value) => Math.max(...(t as Tensor).toArray());
-  const outcome = solveOutcome({
-    iterations: (st.k as Tensor).item(),
-    residual: maxOf(st.bestAbs),
-    relResidual: maxOf(st.bestRel),
-    converged: metric(st) < o.tol,
-    diverged: (st.diverged as Tensor).item() !== 0,
-  });
+  const outcome = solveOutcome(stats);
   return { value: (st.best as Tensor).reshape(z0.shape), outcome, residuals, runs };
 }

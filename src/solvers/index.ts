@@ -7,7 +7,7 @@ export { resolveSolver, solverNames } from './registry.js';
 export { solveCompiled, solveUnrolled, driverInit, driverStep, driverContinue, driverStats, type DriverState } from './driver.js';
 export {
   type Solver, type SolverName, type SolveOptions, type FixedPointOptions, type BackwardMode, type SolveStats, type SolveReport,
-  type BatchMap, type LoopSettings, type StopOn, SOLVE_DEFAULTS, STAT_FIELDS, loopSettings,
+  type BatchMap, type LoopSettings, type StopOn, type StopCriterion, SOLVE_DEFAULTS, STAT_FIELDS, loopSettings,
 } from './types.js';
 export { fixedPointHost, type HostSolveOptions, type HostSolveResult } from './host.js';
 export { solveOutcome, readStats, type SolveOutcome, type SolveFailure, type ConcreteStats } from './outcome.js';

@@ -1,11 +1,14 @@
 /**
  * Newton's method on g(z) = z − f(z): z ← z − (I − J)⁻¹ (z − f(z)).
- * `newton()` builds the dense Jacobian from d Jacobian-vector products (small cells, as the
- * tutorial's TanhNewtonLayer); `newtonKrylov()` solves the Newton system by GMRES on JVPs only.
+ * `newton()` builds the dense Jacobian from the d Jacobian-vector products of the basis vectors,
+ * all at once (one vmapped JVP: a few large kernels rather than d small ones), for small cells as
+ * the tutorial's TanhNewtonLayer, and solves with the dense `solve`; `newtonKrylov()` solves the
+ * Newton system by GMRES on JVPs only.
  */
 import type { Value } from '../core/primitive.js';
-import { eye, Tensor } from '../core/tensor.js';
+import { eye } from '../core/tensor.js';
 import { InputError } from '../core/errors.js';
+import { vmap } from '../transforms/vmap.js';
 import { gmresCycle } from './krylov.js';
 import { linearizeMap } from './linearize.js';
 import * as np from '../np.js';
@@ -27,13 +30,9 @@ export function newton(): Solver<NewtonState> {
       }
       const dt = np.dtype(s.z);
       const lin = linearizeMap(f, s.z);
-      const cols: Value[] = [];
-      for (let i = 0; i < d; i++) {
-        const e = new Tensor(dt, [1, d]);
-        (e.data as Float64Array)[i] = 1;
-        cols.push(lin.jvp(np.broadcastTo(e, [b, d])));
-      }
-      const J = np.stack(cols, 2); // [B, d, d]: column i = J e_i
+      // basis[i] = e_i for every sample; J[:, :, i] = J e_i
+      const basis = np.broadcastTo(np.reshape(eye(d, dt), [d, 1, d]), [d, b, d]);
+      const J = vmap((v: Value) => lin.jvp(v), { outAxes: 2 })(basis) as Value; // [B, d, d]
       const z1 = np.sub(s.z, np.solve(np.sub(eye(d, dt), J), np.sub(s.z, lin.fz)));
       return { z: z1, fz: f(z1) };
     },

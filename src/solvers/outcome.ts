@@ -29,6 +29,8 @@ export function readStats(stats: ConcreteStats): SolveReport {
     iterations,
     residual: num(stats.residual),
     relResidual: num(stats.relResidual),
+    batchResidual: num(stats.batchResidual),
+    batchRelResidual: num(stats.batchRelResidual),
     converged: num(stats.converged) === 1,
     diverged: num(stats.diverged) === 1,
     ...(trace ? { trace } : {}),

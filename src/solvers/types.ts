@@ -16,8 +16,11 @@ export interface Solver<S = any> {
   readonly name: string;
   init(f: BatchMap, z0: Value): S;
   step(f: BatchMap, state: S): S;
-  /** The current estimate and its image under f (the residual is f(z) − z). */
-  estimate(state: S): { z: Value; fz: Value };
+  /**
+   * The current estimate and its image under f; `g`, the residual f(z) − z, when the state holds it
+   * already (the driver then skips a subtraction).
+   */
+  estimate(state: S): { z: Value; fz: Value; g?: Value };
 }
 
 export type SolverName = 'forward' | 'neumann' | 'anderson' | 'broyden' | 'newton' | 'newtonKrylov' | 'gmres';
@@ -25,11 +28,15 @@ export type SolverName = 'forward' | 'neumann' | 'anderson' | 'broyden' | 'newto
 /**
  * How gradients flow through a solve: the implicit function theorem, the last k damped steps
  * unrolled (phantom gradients), Jacobian-free (the identity in place of (I − J)⁻¹), or backprop
- * through every iteration (unrolled).
+ * through every iteration that ran (unrolled: the forward loop records the solver's states and a
+ * second loop runs the steps' pullbacks in reverse; reverse mode only).
  */
 export type BackwardMode = 'implicit' | 'jfb' | 'unrolled' | { phantom: number; damping?: number };
 
 export type StopOn = 'abs' | 'rel';
+
+/** Whose residual must fall below the tolerance: every sample's own, or one norm over the whole batch. */
+export type StopCriterion = 'sample' | 'batch';
 
 /** Options of one solve loop. */
 export interface SolveOptions {
@@ -37,8 +44,22 @@ export interface SolveOptions {
   tol?: number;
   /** Iteration limit (default 50). */
   maxIter?: number;
-  /** Stop on the absolute residual ‖f(z) − z‖ or the relative ‖f(z) − z‖ / (1e-5 + ‖f(z)‖) (default 'rel'), per sample. */
+  /** Stop on the absolute residual ‖f(z) − z‖ or the relative ‖f(z) − z‖ / (1e-5 + ‖f(z)‖) (default 'rel'). */
   stopOn?: StopOn;
+  /**
+   * 'sample' (default): stop when every sample's residual is below tol (the worst sample decides).
+   * 'batch': stop when one norm over the whole batch is, ‖F − Z‖ (/ (1e-5 + ‖F‖) for 'rel'), the
+   * tutorial's criterion; single samples may then stay above tol. Either way each sample keeps its
+   * lowest-residual iterate, and the statistics report both criteria.
+   */
+  stop?: StopCriterion;
+  /**
+   * Solver steps per trip of the compiled loop (default 1). With k > 1 the loop's exit is tested
+   * every k steps; each step still keeps its own books (best iterate, iteration count, divergence)
+   * and stops counting once the solve is done, so the reported iterate, iteration count and
+   * statistics are those of k = 1, at the price of up to k − 1 steps computed past the stop.
+   */
+  stepsPerTrip?: number;
   /** Record the residual after every iteration (the tutorial's semilog plots). */
   trace?: boolean;
   /**
@@ -71,27 +92,35 @@ export interface FixedPointOptions extends SolveOptions {
 /** A solve loop's options in complete form. */
 export type LoopSettings = Readonly<Required<SolveOptions>>;
 
-export const SOLVE_DEFAULTS: LoopSettings = { tol: 1e-4, maxIter: 50, stopOn: 'rel', trace: false, divergenceFactor: 1e6, perSample: false };
+export const SOLVE_DEFAULTS: LoopSettings = { tol: 1e-4, maxIter: 50, stopOn: 'rel', stop: 'sample', stepsPerTrip: 1, trace: false, divergenceFactor: 1e6, perSample: false };
 
 export const loopSettings = (o: SolveOptions): LoopSettings => ({
   tol: o.tol ?? SOLVE_DEFAULTS.tol,
   maxIter: o.maxIter ?? SOLVE_DEFAULTS.maxIter,
   stopOn: o.stopOn ?? SOLVE_DEFAULTS.stopOn,
+  stop: o.stop ?? SOLVE_DEFAULTS.stop,
+  stepsPerTrip: o.stepsPerTrip ?? SOLVE_DEFAULTS.stepsPerTrip,
   trace: o.trace ?? SOLVE_DEFAULTS.trace,
   divergenceFactor: o.divergenceFactor ?? SOLVE_DEFAULTS.divergenceFactor,
   perSample: o.perSample ?? SOLVE_DEFAULTS.perSample,
 });
 
 /**
- * Solve statistics as traced values: scalars over the batch (the worst sample), and with
- * `trace: true` the largest stopping metric after each iteration, [maxIter], zero-padded.
+ * Solve statistics as traced values: scalars over the batch, and with `trace: true` the largest
+ * per-sample stopping metric after each iteration, [maxIter], zero-padded. The residuals are those
+ * of the kept iterate (each sample's lowest-residual one) under both stopping criteria.
  */
 export interface SolveStats {
   iterations: Value;
-  /** Largest per-sample absolute residual of the kept (lowest-residual) iterate. */
+  /** Largest per-sample absolute residual ‖f(z) − z‖ (the 'sample' criterion with stopOn 'abs'). */
   residual: Value;
-  /** Largest per-sample relative residual of the kept iterate. */
+  /** Largest per-sample relative residual ‖f(z) − z‖ / (1e-5 + ‖f(z)‖) ('sample', 'rel'). */
   relResidual: Value;
+  /** One norm over the whole batch, ‖F − Z‖ (the 'batch' criterion with stopOn 'abs'). */
+  batchResidual: Value;
+  /** ‖F − Z‖ / (1e-5 + ‖F‖) over the whole batch ('batch', 'rel'; the tutorial's residual). */
+  batchRelResidual: Value;
+  /** The residual the options stop on is below tol. */
   converged: Value;
   diverged: Value;
   trace?: Value;
@@ -104,13 +133,15 @@ export interface SolveStats {
 }
 
 /** The order in which a solve primitive outputs its statistics (after the solution). */
-export const STAT_FIELDS = ['iterations', 'residual', 'relResidual', 'converged', 'diverged', 'trace', 'sampleIterations', 'sampleRelResidual'] as const;
+export const STAT_FIELDS = ['iterations', 'residual', 'relResidual', 'batchResidual', 'batchRelResidual', 'converged', 'diverged', 'trace', 'sampleIterations', 'sampleRelResidual'] as const;
 
 /** Solve statistics read back to the host. */
 export interface SolveReport {
   iterations: number;
   residual: number;
   relResidual: number;
+  batchResidual: number;
+  batchRelResidual: number;
   converged: boolean;
   diverged: boolean;
   /** Largest stopping metric after each iteration, when traced. */

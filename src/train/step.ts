@@ -53,7 +53,7 @@ export interface Trainer {
   /** The shape of the DEQ layer's fixed point for input x: Jacobian probes are [samples, ...this]. */
   equilibriumShape(params: unknown, state: unknown, x: Tensor): number[];
   readonly trainGraph: Jitted<any>;
-  /** Release the graphs' onnxruntime sessions (a page that trains again frees the old ones). */
+  /** Release the onnxruntime sessions of the compiled steps (a later call compiles them again). */
   release(): Promise<void>;
 }
 
@@ -81,12 +81,11 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
   const evalGraph = jit((params: unknown, state: unknown, x: Value, y: Value) => {
     const out = model.apply(params, state, x, { train: false });
     return { loss: crossEntropyLoss(out.logits, y), errors: errorCount(out.logits, y), stats: out.stats };
-    // a profile (runtime.profile) is of the training step; evaluation runs unprofiled
-  }, { ...runtime, profile: false, name: `${model.name}_eval` });
+  }, { ...runtime, name: `${model.name}_eval` });
 
   return {
     trainGraph,
-    async release() {
+    release: async () => {
       await Promise.all([trainGraph.release(), jacobianGraph.release(), evalGraph.release()]);
     },
     equilibriumShape: (params, state, x) => equilibriumShape(model, params, state, x),

@@ -8,8 +8,9 @@ import { NonFiniteError, TraceError } from '../core/errors.js';
 import { type Aval, avalKey, type Graph } from '../core/ir.js';
 import { matchLeaves, treeDefKey, treeFlatten, treePaths, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { isTracing, Tracer } from '../core/trace.js';
+import { PORTABLE_TARGET } from '../core/primitive.js';
 import { encodeModel, lowerModel } from '../backend/lower.js';
-import { createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
+import { compileTarget, createSession, type RuntimeOptions, type Session } from '../backend/runtime.js';
 import { stage } from './stage.js';
 
 export interface JitOptions extends RuntimeOptions {
@@ -17,6 +18,11 @@ export interface JitOptions extends RuntimeOptions {
   checkFinite?: boolean;
   /** Names for the ONNX graph inputs (default: pytree paths). */
   name?: string;
+  /**
+   * Use onnxruntime's contrib operators (com.microsoft, e.g. Inverse for the dense solve) where every
+   * execution provider tried has them (default true); false compiles standard ONNX only.
+   */
+  contribOps?: boolean;
 }
 
 /** Named side outputs (solver stats) of the last run: by tap label, one record per tap in trace order. */
@@ -69,7 +75,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     if (!c) {
       traces++;
       c = (async () => {
-        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args);
+        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, 'jit', opts.contribOps === false ? PORTABLE_TARGET : compileTarget(opts));
         const paths = treePaths(treeFlatten(args)[1]);
         const names = dynamic.map((j) => paths[j]!);
         const model = encodeModel(lowerModel(graph, {
@@ -90,8 +96,18 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
   const run = (c: Compiled, args: unknown[], leaves: unknown[]) => {
     const inputs: Tensor[] = [];
     for (const l of leaves) if (l instanceof Tensor) inputs.push(l);
-    if (opts.checkFinite !== false) checkInputs(args, leaves);
-    return c.session.run(inputs).then((outs) => {
+    // onnxruntime runs off the JS thread: new inputs are checked while it works, and a failed
+    // check discards the run's result
+    const pending = c.session.run(inputs);
+    if (opts.checkFinite !== false) {
+      try {
+        checkInputs(args, leaves);
+      } catch (e) {
+        pending.catch(() => undefined);
+        return Promise.reject(e);
+      }
+    }
+    return pending.then((outs) => {
       if (c.taps.length) {
         const taps: TapValues = {};
         let k = c.nOut;

@@ -5,6 +5,7 @@
  */
 import { TraceError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
+import type { Target } from '../core/primitive.js';
 import type { TreeDef } from '../core/pytree.js';
 import { expandGraph } from './expand.js';
 import { traceArgs } from './traceArgs.js';
@@ -20,12 +21,16 @@ export interface Staged {
   dynamic: number[];
 }
 
-export function stage(fn: (...args: any[]) => unknown, args: unknown[]): Staged {
+/**
+ * Stage `fn` on `args` for a target (default: standard ONNX only, as exported files are); `caller`
+ * (jit, exportOnnx) names the compiling transform in errors.
+ */
+export function stage(fn: (...args: any[]) => unknown, args: unknown[], caller: string, target?: Target): Staged {
   const { graph: g, captured, outDef, dyn } = traceArgs(fn, args);
-  if (captured.length) throw new TraceError('jit: the function closed over a traced value from an enclosing transform; pass it as an argument');
+  if (captured.length) throw new TraceError(`${caller}: the function closed over a traced value from an enclosing transform; pass it as an argument`);
   const withTaps: Graph = { ...g, outputs: [...g.outputs, ...g.taps.flatMap((t) => t.atoms)], taps: [] };
   return {
-    graph: expandGraph(withTaps),
+    graph: expandGraph(withTaps, target),
     outDef,
     nOut: g.outputs.length,
     taps: g.taps.map((t) => ({ label: t.label, names: t.names })),

@@ -8,7 +8,7 @@
  *   (c) ⟨Jᵀ v, u⟩ against ⟨v, central difference⟩.
  */
 import { expect } from 'vitest';
-import { jit, jvp, np, Rng, Tensor, vjp, type Value } from '../../src/index.js';
+import { jit, type JitOptions, jvp, np, Rng, Tensor, vjp, type Value } from '../../src/index.js';
 import { traceGraph } from '../../src/core/trace.js';
 
 export type Fn = (...xs: Value[]) => Value;
@@ -21,6 +21,8 @@ export interface GradCheckOptions {
   seed?: number;
   /** Which arguments are differentiated (default: every float argument). Others get zero tangents. */
   wrt?: number[];
+  /** Compile options of the checking graph (runtime, providers, contrib operators). */
+  compile?: JitOptions;
 }
 
 export interface GradCheckReport {
@@ -87,7 +89,7 @@ export async function gradCheck(f: Fn, args: Tensor[], opts: GradCheckOptions = 
     const plus = g(...xs.map((x, i) => np.add(x, np.mul(us[i]!, eps))));
     const minus = g(...xs.map((x, i) => np.sub(x, np.mul(us[i]!, eps))));
     return { y, ju, jtv, plus, minus };
-  });
+  }, opts.compile);
   const xs = wrt.map((i) => args[i]!);
   const report: GradCheckReport = { value: undefined as unknown as Tensor, jvpVsFd: 0, dotIdentity: 0, vjpVsFd: 0 };
   // the output shape, from an abstract trace (no session needed)
