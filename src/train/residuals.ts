@@ -14,7 +14,7 @@ import * as np from '../np.js';
 import { fixedPoint, readStats } from '../solvers/index.js';
 import { grad } from '../transforms/grad.js';
 import { jit } from '../transforms/jit.js';
-import { stage } from '../transforms/stage.js';
+import { traceArgs } from '../transforms/traceArgs.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 
 export interface ResidualTraces {
@@ -47,7 +47,7 @@ export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime
   return {
     async traces(params, state, x, seed = 0) {
       // the cotangent has the shape of z*: the solve's starting point, by default the injected input's (traced, not run)
-      const input = stage((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; }, [params, state, x]).graph.outputs[0]!.aval;
+      const input = traceArgs((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; }, [params, state, x]).graph.outputs[0]!.aval;
       const g = new Rng(seed).randn(input.shape, input.dtype);
       await run(params, state, x, g);
       const fwd = run.lastTaps['fixedPoint.forward']?.[0];
