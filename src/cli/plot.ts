@@ -24,7 +24,7 @@ import type { CliIo } from './io.js';
 import { flagError } from './errors.js';
 import { svgToPng } from './render.js';
 import { MAX_ITER_LIMIT } from './train.js';
-import { residualTraces } from './residuals.js';
+import { residualTraces } from '../train/residuals.js';
 import { chartToSvg } from './svg.js';
 
 export const plotSpec: CommandSpec = {
