@@ -298,7 +298,7 @@ async function main(): Promise<void> {
     out(table(['side', 'train s/1k', 'epoch s', 'fwd iters', 'bwd iters', 'ms/iter', '× FLOP floor', 'peak RSS MB', 'kernels per step', 'ratio (this / library)'], sumRows, 1));
     if (row === 'newton') {
       out('newton: the library\'s backward is an Anderson solve on VJPs (bwd iters are its iterations); PyTorch\'s is the tutorial\'s one dense solve with Jᵀ (counted as 1)');
-      // the issue quotes an epoch of 2,000 training + 2,000 test samples (`--train-limit 2000`)
+      // the time of a smaller epoch too: 2,000 training + 2,000 test samples (as `--train-limit 2000` runs)
       out(`newton: an epoch of 2,000 training + 2,000 test samples = 2 × train s/1k + 2 × eval s/1k: ${ss.map((side) => {
         const os = (bench[`${row}/${side.key}`] ?? []).filter((o) => o.ok);
         return `${side.label} ${mr(os.map((o) => 2 * o.data[0]!.s_per_1k + 2 * o.data[0]!.eval_s_per_1k), 1, ' s')}`;

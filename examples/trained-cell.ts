@@ -38,7 +38,7 @@ export async function compareTrainedCell(run: string, written = join(run, 'train
       out.push({ batch, shape: [...inputs[0]!.shape], relErr: diff / scale });
     }
   } finally {
-    await session.release();
+    await Promise.all([session.release(), library.release()]);
   }
   return out;
 }

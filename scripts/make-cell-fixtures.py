@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Cells for test/cell-train.test.ts that the zoo (scripts/make-zoo.py) does not hold: a convolutional
-cell exported with dynamic height and width axes (so that it fits the digits' 28x28 images) and
-cells whose inputs have other names and order, exported from PyTorch as users do.
+"""Cells for test/cell-cli.test.ts and test/onnx-cell.test.ts that the zoo (scripts/make-zoo.py)
+does not hold: a convolutional cell exported with dynamic height and width axes (so that it fits
+the digits' 28x28 images) and cells whose inputs have other names and order, exported from PyTorch
+as users do.
 
 Regenerate (the tests read the committed files and never need torch):
   OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/make-cell-fixtures.py

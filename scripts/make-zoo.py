@@ -45,7 +45,7 @@ OPSETS = (13, 17)
 DTYPES = {'float32': torch.float32, 'float64': torch.float64}
 BATCH = 2
 EPS32 = float(np.float32(1e-5))
-# The tolerances on the largest relative error max|got - ref| / max|ref|, per tensor.
+# Tolerances on the largest relative error max|got - ref| / max|ref|, per tensor, that the zoo's cells must meet.
 TOLERANCE = {'float64': 1e-7, 'float32': 1e-5, 'float32_conv': 3e-5}
 TOLERANCE_RULE = ('relative error = max_i |got_i - ref_i| / max_i |ref_i| over one tensor; '
                   'at most 1e-7 in float64, 1e-5 in float32, 3e-5 for conv cells in float32')

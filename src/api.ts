@@ -33,7 +33,7 @@ export { importOnnx, type ImportedModel } from './onnx/import.js';
 export { replaceInitializers } from './onnx/initializers.js';
 export { widenToFloat64 } from './onnx/widen.js';
 export {
-  checkParity, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
+  checkParity, compareRuns, inProcessRunner, randomParityInputs, relativeDifference, PARITY_TOLERANCE, PARITY_SOLVE,
   type ParityOptions, type ParityReport, type ParityRow, type ParityRunner, type ParityColumn, type BuiltInRuntime, type PlacementSummary,
 } from './onnx/parity.js';
 export { runParityJob, type ParityInputs, type ParityJob, type ParitySolve, type CellRun, type GraphPlacement, type RunHooks } from './onnx/parity-job.js';

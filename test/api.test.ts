@@ -50,8 +50,20 @@ describe('public API', () => {
 
   it('the browser entry exports the shared surface: the Node entry less what needs a file system', () => {
     const extra = Object.keys(node).filter((k) => !(k in browser)).sort();
-    expect(extra).toEqual(['exportOnnx', 'train']);
+    expect(extra).toEqual(['exportOnnx']);
     expect(Object.keys(browser).filter((k) => !(k in node))).toEqual([]);
+  });
+
+  it("the browser's train is Node's less the file loaders, checkpoints and trainRun", () => {
+    expect(Object.keys(browser.train).filter((k) => !(k in node.train))).toEqual([]);
+    for (const k of Object.keys(browser.train)) expect((browser.train as Record<string, unknown>)[k], k).toBe((node.train as Record<string, unknown>)[k]);
+    // the parts that read or write files stay in Node's
+    for (const k of ['loadBundledDigits', 'loadData', 'parseIdx', 'loadCheckpoint', 'saveCheckpoint', 'prepareRunDir', 'trainRun']) {
+      expect(k in node.train, k).toBe(true);
+      expect(k in browser.train, k).toBe(false);
+    }
+    // what a page trains with
+    for (const k of ['splitDigits', 'unpackDigits', 'trainEpochs', 'makeTrainer', 'residualTraces', 'batches', 'adam']) expect(typeof (browser.train as Record<string, unknown>)[k], k).toBe('function');
   });
 
   it('np holds functions only, no primitive objects', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportOnnx, grad, jit, loadOnnx, np, OnnxError, Rng, Tensor, vjp, type Value } from '../src/index.js';
+import { exportOnnx, grad, jit, loadOnnx, np, OnnxError, Rng, Tensor, toOnnx, TraceError, vjp, type Value } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'deq-onnx-export-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,6 +91,17 @@ describe('exportOnnx', () => {
     const { manifest: m2 } = await exportOnnx(cell, [params, z, x], path);
     expect(m2.inputs.map((i) => i.name)).toEqual(['arg0.W', 'arg1', 'arg2']);
     await expect(exportOnnx(cell, [params, z, x], path, { inputNames: ['a'] })).rejects.toThrow(/1 input names given but the graph has 3 inputs/);
+  });
+});
+
+describe('staging for export', () => {
+  it('a function that closes over a traced value of an enclosing transform is a TraceError naming exportOnnx', async () => {
+    const f = grad((x: Value) => {
+      toOnnx(() => np.mul(x, 2), []);
+      return np.sum(x);
+    });
+    await expect(f(x)).rejects.toThrow(TraceError);
+    await expect(f(x)).rejects.toThrow(/^exportOnnx: the function closed over a traced value from an enclosing transform/);
   });
 });
 

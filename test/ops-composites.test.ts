@@ -47,6 +47,19 @@ describe('composites', () => {
     expectClose(lse, f64([4], rows.map((r) => Math.log(r.reduce((a, b) => a + Math.exp(b), 0)))), 1e-14);
   });
 
+  it('logSumExp over several axes, dropped or kept', async () => {
+    const x = rng.randn([2, 3, 4], 'float64', 2);
+    const v = values(x);
+    const want = [0, 1, 2].map((j) => {
+      let s = 0;
+      for (let i = 0; i < 2; i++) for (let k = 0; k < 4; k++) s += Math.exp(v[i * 12 + j * 4 + k]!);
+      return Math.log(s);
+    });
+    expectClose(await expectGradsOk((x) => np.logSumExp(x, [0, 2]), [x]), f64([3], want), 1e-14);
+    const kept = (await jit((x: Value) => np.logSumExp(x, [0, -1], true))(x)) as Tensor;
+    expectClose(kept, f64([1, 3, 1], want), 1e-14);
+  });
+
   it('crossEntropy with integer labels and with probability targets', async () => {
     const logits = rng.randn([4, 3], 'float64');
     const labels = tensor([2, 0, 1, 2], 'int64');

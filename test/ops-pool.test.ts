@@ -1,6 +1,7 @@
 /**
- * maxPool (a primitive: ONNX MaxPool forward, JVP from window slices) and averagePool (a composite)
- * in 1, 2 and 3 spatial dimensions: values against window loops, float32 against float64, float64
+ * maxPool (a primitive: ONNX MaxPool forward, JVP from window slices) and averagePool (a composite:
+ * one depthwise conv where every window counts all its cells, window slices elsewhere) in 1, 2 and 3
+ * spatial dimensions: values against window loops, float32 against float64, float64
  * derivatives, the Indices output, vmap.
  */
 import { describe, expect, it } from 'vitest';
@@ -107,4 +108,24 @@ describe('averagePool', () => {
       });
     }
   }
+});
+
+describe('np.maxPool and np.avgPool (PyTorch defaults)', () => {
+  it('the stride defaults to the kernel size', async () => {
+    const x = rng.randn([2, 3, 6, 9], 'float64');
+    const p = params([2, 3], { strides: [2, 3] });
+    expectClose((await jit((x: Value) => np.maxPool(x, [2, 3]))(x)) as Tensor, poolRef(x, p, 'max').y, 0);
+    expectClose((await jit((x: Value) => np.avgPool(x, [2, 3]))(x)) as Tensor, poolRef(x, p, 'avg').y, 1e-15);
+    const cube = rng.randn([1, 2, 4, 4, 6], 'float64');
+    expectClose((await jit((x: Value) => np.avgPool(x, 2))(cube)) as Tensor, poolRef(cube, params([2, 2, 2], { strides: [2, 2, 2] }), 'avg').y, 1e-15);
+  });
+
+  it('avgPool counts padding cells unless countIncludePad is false; both differentiate', async () => {
+    const x = rng.randn([2, 2, 10], 'float64');
+    const p = params([3], { strides: [3], pads: [1, 1] });
+    const counted = await expectGradsOk((x) => np.avgPool(x, 3, { padding: 1 }), [x]);
+    expectClose(counted, poolRef(x, p, 'avg', true).y, 1e-15);
+    const inputOnly = await expectGradsOk((x) => np.avgPool(x, 3, { padding: 1, countIncludePad: false }), [x]);
+    expectClose(inputOnly, poolRef(x, p, 'avg', false).y, 1e-15);
+  });
 });

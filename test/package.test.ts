@@ -163,6 +163,8 @@ describe.runIf(wanted)('the packed package, installed into a new project (one to
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.endsWith('.test.ts') || f.startsWith('src/'))).toBe(false);
+    // the demo page's static folder (50 MB with onnxruntime-web's wasm files) is for hosting, not for the package
+    expect(files.filter((f) => f.startsWith('dist/demo/'))).toEqual([]);
   });
 
   it('npm reads this repository’s settings without a warning about them', () => {

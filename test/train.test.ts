@@ -119,6 +119,13 @@ describe('a training step', () => {
       losses.push(r.report.loss);
     }
     expect(losses[4]!).toBeLessThan(losses[0]!);
+    // release() lets the compiled step's session go; the trainer still works, compiling again
+    expect(trainer.trainGraph.cacheSize).toBe(1);
+    await trainer.release();
+    expect(trainer.trainGraph.cacheSize).toBe(0);
+    const again = await trainer.step(params, state, optState, x, y, 0.5);
+    expect(again.report.loss).toBeLessThan(losses[0]!);
+    expect(trainer.trainGraph.traceCount).toBe(2);
   });
 });
 

@@ -21,7 +21,7 @@ describe('one parse: onnxruntime runs the model the library decoded', () => {
   // and swallows the next graph input; onnxruntime's parser skips it as an unknown field
   const flips = [...original.toString('hex').matchAll(/0a020840/g)].filter((m) => m.index! % 2 === 0).map((m) => m.index! / 2);
 
-  it('the one-bit flip of the issue (8 inputs here, 10 in onnxruntime) is an OnnxError, at each place it occurs', async () => {
+  it('a one-bit flip that hides graph inputs from protobufjs (8 inputs here, 10 in onnxruntime) is an OnnxError, at each place it occurs', async () => {
     expect(flips.length).toBeGreaterThan(0);
     for (const at of flips) {
       const b = Uint8Array.from(original);
@@ -67,7 +67,7 @@ describe('declared sizes are checked against the bytes present before allocating
       expect(l.error, `${l.api}: ${l.name}: ${l.message}`).toBe('OnnxError');
       expect(l.message).toContain(`tensor '${l.tensor}'`);
     }
-    // the issue's case: a file of a few hundred bytes that declares 16 GiB
+    // the first case (dims 2^32): a file of a few hundred bytes that declares 16 GiB
     expect(lines[0]!.bytes).toBeLessThan(700);
   });
 

@@ -136,6 +136,30 @@ describe('run limits: a session in its own process can be stopped and capped', (
     await inProcess.release();
   });
 
+  it('a release during a run rejects that run saying so, not as a crash', async () => {
+    const m = await loadOnnx(countingLoop(), { isolate: true });
+    const running = m.run({ M: trips(1n << 62n), x: zero }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    await m.release();
+    const e = await running;
+    expect(e).toBeInstanceOf(OnnxError);
+    expect((e as Error).message).toMatch(/the session was released during the run/);
+    expect((e as Error).message).not.toMatch(/SIGKILL|out of memory/);
+    await expect(m.run({ M: trips(3n), x: zero })).rejects.toThrow(/the session was released/);
+  });
+
+  it('a per-run timeoutMs that is negative or NaN is an InputError, as at load', async () => {
+    const m = await loadOnnx(countingLoop(), { isolate: true });
+    for (const timeoutMs of [-5, NaN]) {
+      await expect(m.run({ M: trips(3n), x: zero }, { timeoutMs })).rejects.toThrow(InputError);
+      await expect(m.run({ M: trips(3n), x: zero }, { timeoutMs })).rejects.toThrow(/timeoutMs must be a non-negative number of milliseconds, got/);
+      await expect(loadOnnx(countingLoop(), { isolate: true, timeoutMs })).rejects.toThrow(/timeoutMs must be a non-negative number/);
+    }
+    // the session was not ended by the refused runs
+    expect((await m.run({ M: trips(3n), x: zero })).y!.item()).toBe(3);
+    await m.release();
+  });
+
   it('limits on an in-process session are an InputError that says to isolate', async () => {
     const m = await loadOnnx(countingLoop());
     await expect(m.run({ M: trips(3n), x: zero }, { timeoutMs: 1000 })).rejects.toThrow(InputError);

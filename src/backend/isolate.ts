@@ -106,6 +106,8 @@ class Child {
   private stderr = '';
   private waiting?: { resolve(r: Reply): void; reject(e: Error): void };
   private exited = false;
+  /** Why this side ended the process, when it did (reported instead of guessing at a crash). */
+  private killedBecause?: string;
 
   private constructor(private readonly proc: import('node:child_process').ChildProcess, private readonly what: string) {
     proc.stderr?.on('data', (d: Buffer) => {
@@ -127,6 +129,10 @@ class Child {
     this.exited = true;
     const w = this.waiting;
     this.waiting = undefined;
+    if (this.killedBecause !== undefined) {
+      w?.reject(new OnnxError(`${this.what}: onnxruntime's process was ended before it answered: ${this.killedBecause}`));
+      return;
+    }
     const last = this.stderr.replace(/\x1b\[[0-9;]*m/g, '').replace(/\s+/g, ' ').trim().slice(-300);
     w?.reject(
       new OnnxError(
@@ -174,8 +180,11 @@ class Child {
     this.proc.channel?.unref();
   }
 
-  kill(): void {
-    if (!this.exited) this.proc.kill('SIGKILL');
+  /** End the process; `because` (if given) is what a request still waiting is told. */
+  kill(because?: string): void {
+    if (this.exited) return;
+    this.killedBecause ??= because;
+    this.proc.kill('SIGKILL');
   }
 }
 
@@ -233,7 +242,7 @@ export async function startIsolated(spec: Spec): Promise<IsolatedSession> {
     },
     async release() {
       released = true;
-      child.kill();
+      child.kill('the session was released during the run');
     },
   };
 }

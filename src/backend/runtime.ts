@@ -180,9 +180,7 @@ export async function createSession(model: Uint8Array, opts: RuntimeOptions = {}
   const eps = providerList(runtime, o.executionProviders);
   const attempts: Attempt[] = eps.map((provider, i) => ({ provider, options: sessionOptions(runtime, o, eps.slice(i), level) }));
   const sessionLimits: RunLimits = { timeoutMs: o.timeoutMs, signal: o.signal };
-  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
-    throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${o.timeoutMs}`);
-  }
+  checkLimits(sessionLimits);
   if (o.isolate && o.profile) throw new InputError('profile needs an in-process session: leave out isolate to profile');
   if (o.isolate) {
     if (runtime !== 'node') throw new InputError("isolate runs onnxruntime-node in a child process; it needs runtime: 'node'");
@@ -243,6 +241,12 @@ function runError(e: unknown, what: string): OnnxError {
   const f = readOrtError((e as Error)?.message ?? String(e));
   const where = f.node ? `${nodePhrase(f.node)} failed` : 'the run failed';
   return new OnnxError(`${what}: ${where} in onnxruntime: ${f.reason}`, { cause: e });
+}
+
+/** Limits given at load or per run: a timeout must be a non-negative number of milliseconds. */
+function checkLimits(limits: RunLimits): void {
+  const t = limits.timeoutMs;
+  if (t !== undefined && !(Number.isFinite(t) && t >= 0)) throw new InputError(`timeoutMs must be a non-negative number of milliseconds, got ${t}`);
 }
 
 function inProcessLimitsError(): InputError {
@@ -389,6 +393,7 @@ function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Se
       run: () => Promise.reject(new OnnxError(`${what}: raw runs are not available for a session in its own process`)),
     },
     async run(inputs, limits = {}) {
+      checkLimits(limits);
       if (inputs.length !== inputNames.length) throw new OnnxError(`${what}: the session takes ${inputNames.length} inputs, got ${inputs.length}`);
       const feeds: Record<string, WireTensor> = {};
       inputs.forEach((t, i) => (feeds[inputNames[i]!] = { type: t.dtype, data: t.data, dims: t.shape }));

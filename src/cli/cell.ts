@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { DeqError } from '../core/errors.js';
-import type { Tensor } from '../core/tensor.js';
+import { sizeOf, type Tensor } from '../core/tensor.js';
 import { cellShapes, type CellInputNames, type ImageShape, type OnnxCell, writeBackCell } from '../nn/onnxCell.js';
 import { type CellSource, cellSourceOf, shortHash } from '../train/cellSource.js';
 import { readBytes, writeAtomic } from '../util/fs.js';
@@ -47,11 +47,10 @@ export function describeCell(c: LoadedCell): string {
 /** The model around the cell in words, e.g. "Linear(784 → 16) → DEQ(cell) → Linear(16 → 10)". */
 export function describeCellModel(c: LoadedCell, images: ImageShape, classes = 10): string {
   const s = cellShapes(c.cell, images);
-  const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
   const inj = s.x.length === 3
     ? `Conv3x3(${images.channels} → ${s.x[0]})`
-    : `Linear(${images.channels * images.size * images.size} → ${prod(s.x)})${s.x.length > 1 ? ` → [${s.x.join(', ')}]` : ''}`;
-  return `${inj} → DEQ(cell, z of [${s.z.join(', ')}]) → Linear(${prod(s.z)} → ${classes})`;
+    : `Linear(${images.channels * images.size * images.size} → ${sizeOf(s.x)})${s.x.length > 1 ? ` → [${s.x.join(', ')}]` : ''}`;
+  return `${inj} → DEQ(cell, z of [${s.z.join(', ')}]) → Linear(${sizeOf(s.z)} → ${classes})`;
 }
 
 /** A path the trained cell may be written to: its folder writable, and not the source file itself. */

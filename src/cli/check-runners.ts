@@ -105,7 +105,7 @@ export function nodeWebgpuRunner(): ParityRunner {
 export interface AdapterInfo { vendor: string; architecture: string; device: string; description: string; fallback: boolean }
 
 /** Chromium's launch flags: headless on a fresh profile, no network chatter, WebGPU on. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
 
 export type Page = import('playwright-core').Page;
 export type DeqCheckWindow = {

@@ -1,5 +1,5 @@
 /** Text output of a training run: the tutorial's per-epoch line, a progress bar, the final table. */
-import type { EpochMetrics } from '../train/run.js';
+import type { EpochMetrics } from '../train/loop.js';
 
 const f4 = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : String(v));
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : String(v));

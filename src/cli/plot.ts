@@ -24,7 +24,7 @@ import type { CliIo } from './io.js';
 import { flagError } from './errors.js';
 import { svgToPng } from './render.js';
 import { MAX_ITER_LIMIT } from './train.js';
-import { residualTraces } from './residuals.js';
+import { residualTraces } from '../train/residuals.js';
 import { chartToSvg } from './svg.js';
 
 export const plotSpec: CommandSpec = {
@@ -117,8 +117,9 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
     [{ name: 'Forward', values: traces.forward, color: PALETTE[0]! }, { name: 'Backward', values: traces.backward, color: PALETTE[1]! }],
     { title: `${modelName} (${source}) · ${deq.solver} · batch ${batch}`, xLabel: 'Iteration', yLabel: 'Relative residual' },
   );
-  await writeAtomic(join(out, 'residuals.svg'), chartToSvg(chart));
-  await writeAtomic(join(out, 'residuals.png'), svgToPng(chartToSvg(chart)));
+  const svg = chartToSvg(chart);
+  await writeAtomic(join(out, 'residuals.svg'), svg);
+  await writeAtomic(join(out, 'residuals.png'), svgToPng(svg));
   await writeAtomic(join(out, 'residuals.json'), `${JSON.stringify({ model: modelName, solver: deq.solver, tol: deq.tol, ...traces }, null, 2)}\n`);
   const last = (v: number[]) => (v.length ? v[v.length - 1]!.toExponential(2) : '-');
   io.out(`forward: ${traces.forward.length} iterations to ${last(traces.forward)}; backward: ${traces.backward.length} iterations to ${last(traces.backward)}`);

@@ -104,8 +104,8 @@ export interface Primitive<P extends Params = Params> {
 type RuleName = 'lower' | 'expand' | 'jvp' | 'transpose' | 'batch';
 
 /**
- * A primitive's rule, or undefined when it has none. Every transform dispatches through here, so
- * the params an equation carries meet the rule's own params type in one place.
+ * A primitive's rule, or undefined when it has none: the one place the transforms look rules up.
+ * It is a plain property read; each transform says what a missing rule means for it.
  */
 export const ruleOf = <K extends RuleName>(prim: Primitive, rule: K): Primitive[K] => prim[rule];
 

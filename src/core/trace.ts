@@ -126,15 +126,22 @@ export function readAtom(env: Map<Var, Value>, a: Atom): Value {
   return v;
 }
 
-/** Evaluate a graph inside the current trace (inlining it), re-recording its taps. */
-export function evalGraph(g: Graph, inputs: readonly Value[]): Value[] {
+/**
+ * Evaluate a graph inside the current trace (inlining it), re-recording its taps. Each equation
+ * goes through `apply` (default: bind it as it is; expansion passes its own).
+ */
+export function evalGraph(
+  g: Graph,
+  inputs: readonly Value[],
+  apply: (prim: Primitive, inputs: Value[], params: Params) => Value[] = bind,
+): Value[] {
   if (inputs.length !== g.inputs.length) {
     throw new TraceError(`internal: graph takes ${g.inputs.length} inputs, got ${inputs.length}`);
   }
   const env = new Map<Var, Value>();
   g.inputs.forEach((v, i) => env.set(v, inputs[i]!));
   for (const e of g.eqns) {
-    const outs = bind(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params);
+    const outs = apply(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params);
     e.outputs.forEach((v, i) => env.set(v, outs[i]!));
   }
   for (const t of g.taps) retap(t, (a) => readAtom(env, a));

@@ -158,6 +158,7 @@ export function makeModel(name: ModelName, deq: FixedPointOptions | false = {}, 
   }
 }
 
-const stripUndefined = <T extends object>(o: T): Partial<T> =>
+/** `o` without its undefined entries, so that spreading it keeps the defaults it leaves unset. */
+export const stripUndefined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 

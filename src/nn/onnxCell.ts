@@ -12,15 +12,16 @@ import { isFloat, type DType } from '../core/dtype.js';
 import { InputError, ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import type { Rng } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
+import { sizeOf, Tensor } from '../core/tensor.js';
 import { avalOf } from '../core/trace.js';
 import * as np from '../np.js';
 import { fixedPoint, type FixedPointOptions } from '../solvers/index.js';
 import { importOnnx, type ImportedModel } from '../onnx/import.js';
 import { replaceInitializers } from '../onnx/initializers.js';
 import type { TensorInfo } from '../onnx/info.js';
+import { fmtInfoType } from '../onnx/proto.js';
 import { conv2d, type Conv2dParams, flatten, initConv2d, initLinear, linear, type LinearParams } from './layers.js';
-import type { Model } from './models.js';
+import { deqPresets, type Model, stripUndefined } from './models.js';
 
 /** The names of the file's inputs that are z (the state) and x (the injected input). */
 export interface CellInputNames { z: string; x: string }
@@ -38,8 +39,7 @@ export interface OnnxCell {
   apply(z: Value, x: Value, weights: Readonly<Record<string, Value>>): Value;
 }
 
-const fmt = (i: TensorInfo) => `${i.dtype}[${i.shape.map((d) => d ?? '?').join(', ')}]`;
-const listInputs = (ins: readonly TensorInfo[]) => ins.map((i) => `${i.name}: ${fmt(i)}`).join(', ');
+const listInputs = (ins: readonly TensorInfo[]) => ins.map((i) => `${i.name}: ${fmtInfoType(i)}`).join(', ');
 
 /**
  * Import an .onnx cell and find its z and x inputs: by the names asked for; else the inputs named
@@ -69,13 +69,13 @@ export function readOnnxCell(bytes: Uint8Array, opts: { inputs?: CellInputNames;
   const x = ins[xi]!;
   const output = imported.outputs[0]!;
   for (const [role, info] of [['z', z], ['x', x]] as const) {
-    if (!isFloat(info.dtype)) throw new InputError(`${what}: its ${role} input ${info.name} is ${fmt(info)}; a cell's z and x are float tensors`);
-    if (info.shape.length < 2) throw new InputError(`${what}: its ${role} input ${info.name} is ${fmt(info)}; z and x need a batch axis and at least one more`);
+    if (!isFloat(info.dtype)) throw new InputError(`${what}: its ${role} input ${info.name} is ${fmtInfoType(info)}; a cell's z and x are float tensors`);
+    if (info.shape.length < 2) throw new InputError(`${what}: its ${role} input ${info.name} is ${fmtInfoType(info)}; z and x need a batch axis and at least one more`);
   }
   const sameShape = output.shape.length === z.shape.length && output.shape.every((d, i) => d === null || z.shape[i] === null || d === z.shape[i]);
   if (output.dtype !== z.dtype || !sameShape) {
     const how = matchedBy === 'position' ? '; z and x were taken by position (the first and second input): choose them by name' : '';
-    throw new InputError(`${what}: its output ${output.name} is ${fmt(output)} but z (${z.name}) is ${fmt(z)}; a fixed-point cell returns a new z of z's shape and type${how}`);
+    throw new InputError(`${what}: its output ${output.name} is ${fmtInfoType(output)} but z (${z.name}) is ${fmtInfoType(z)}; a fixed-point cell returns a new z of z's shape and type${how}`);
   }
   const apply = (zv: Value, xv: Value, weights: Readonly<Record<string, Value>>): Value => {
     const args: Value[] = [];
@@ -112,7 +112,7 @@ export function cellShapes(cell: OnnxCell, images: ImageShape): CellShapes {
   const resolve = (role: 'z' | 'x', info: TensorInfo, other: TensorInfo): number[] => {
     if (info.shape[0] !== null) {
       throw new InputError(
-        `${what} declares a fixed batch size of ${info.shape[0]} for ${role} (${info.name}: ${fmt(info)}); training and evaluation run other batch sizes. ` +
+        `${what} declares a fixed batch size of ${info.shape[0]} for ${role} (${info.name}: ${fmtInfoType(info)}); training and evaluation run other batch sizes. ` +
           `Export it with a dynamic batch axis, e.g. torch.onnx.export(..., dynamic_axes={'${info.name}': {0: 'batch'}, ...})`,
       );
     }
@@ -122,7 +122,7 @@ export function cellShapes(cell: OnnxCell, images: ImageShape): CellShapes {
       if (spatial && d !== null && d !== images.size) {
         const hw = `${info.shape[2] ?? '?'}×${info.shape[3] ?? '?'}`;
         throw new InputError(
-          `${what}: ${role} (${info.name}) is ${fmt(info)}, images of ${hw}, but the data's images are ${images.size}×${images.size}` +
+          `${what}: ${role} (${info.name}) is ${fmtInfoType(info)}, images of ${hw}, but the data's images are ${images.size}×${images.size}` +
             ` (${images.channels} channel${images.channels === 1 ? '' : 's'}): export the cell at ${images.size}×${images.size}, or with dynamic height and width axes`,
         );
       }
@@ -130,7 +130,7 @@ export function cellShapes(cell: OnnxCell, images: ImageShape): CellShapes {
       if (spatial) return images.size;
       const o = other.shape.length === info.shape.length ? other.shape[axis] : null;
       if (o !== null && o !== undefined) return o;
-      throw new InputError(`${what}: axis ${axis} of ${role} (${info.name}: ${fmt(info)}) has no fixed size, and nothing tells what it should be; export the cell with that axis fixed`);
+      throw new InputError(`${what}: axis ${axis} of ${role} (${info.name}: ${fmtInfoType(info)}) has no fixed size, and nothing tells what it should be; export the cell with that axis fixed`);
     });
   };
   return { z: resolve('z', cell.z, cell.x), x: resolve('x', cell.x, cell.z) };
@@ -145,12 +145,8 @@ export interface OnnxCellParams<T = Value> {
 }
 
 /** The solver settings of a cell model: the MLP's for flat cells, the conv model's for image-shaped z. */
-export const cellDeqPreset = (cell: OnnxCell): FixedPointOptions =>
-  cell.z.shape.length === 4
-    ? { solver: 'anderson', tol: 1e-2, maxIter: 25, backward: 'implicit' }
-    : { solver: 'anderson', tol: 1e-4, maxIter: 50, backward: 'implicit' };
+export const cellDeqPreset = (cell: OnnxCell): FixedPointOptions => (cell.z.shape.length === 4 ? deqPresets.conv : deqPresets.mlp);
 
-const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const copy = (t: Tensor) => new Tensor(t.dtype, t.shape, t.data.slice());
 
 /**
@@ -159,7 +155,7 @@ const copy = (t: Tensor) => new Tensor(t.dtype, t.shape, t.data.slice());
  */
 export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, images: ImageShape, classes = 10): Model<OnnxCellParams, Record<string, never>> {
   const shapes = cellShapes(cell, images);
-  const opts = deq === false ? false : { ...cellDeqPreset(cell), ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) };
+  const opts = deq === false ? false : { ...cellDeqPreset(cell), ...stripUndefined(deq) };
   const convInjection = shapes.x.length === 3;
   const xDtype: DType = cell.x.dtype;
   const pixels = images.channels * images.size * images.size;
@@ -177,9 +173,9 @@ export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, im
       params: {
         inj: convInjection
           ? initConv2d(rng, images.channels, shapes.x[0]!, { kernel: 3, bias: true, dtype: xDtype })
-          : initLinear(rng, pixels, prod(shapes.x), { dtype: xDtype }),
+          : initLinear(rng, pixels, sizeOf(shapes.x), { dtype: xDtype }),
         cell: Object.fromEntries(Object.entries(cell.imported.params).map(([k, t]) => [k, copy(t)])),
-        head: initLinear(rng, prod(shapes.z), classes, { dtype: cell.z.dtype }),
+        head: initLinear(rng, sizeOf(shapes.z), classes, { dtype: cell.z.dtype }),
       } as OnnxCellParams,
       state: {},
     }),

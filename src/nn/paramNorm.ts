@@ -11,17 +11,16 @@ import { InputError, ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
 import { treeFlatten, treePaths, treeUnflatten } from '../core/pytree.js';
 import type { Rng } from '../core/random.js';
-import { Tensor } from '../core/tensor.js';
+import { sizeOf, Tensor } from '../core/tensor.js';
 import * as np from '../np.js';
-
 
 /** Which weights to normalise: their paths, or a test on each tensor leaf and its path. */
 export type LeafSelector = readonly string[] | ((path: string, leaf: Tensor) => boolean);
 
 /** The selected tensor leaves of `params` with their paths; every listed path must exist. */
 function selectLeaves(op: string, params: unknown, select: LeafSelector): { path: string; leaf: Tensor }[] {
-  const paths = treePaths(treeFlatten(params)[1]);
-  const leaves = treeFlatten(params)[0];
+  const [leaves, def] = treeFlatten(params);
+  const paths = treePaths(def);
   const all = paths.flatMap((path, i) => (leaves[i] instanceof Tensor ? [{ path, leaf: leaves[i] as Tensor }] : []));
   if (typeof select === 'function') return all.filter(({ path, leaf }) => select(path, leaf));
   const missing = select.filter((p) => !all.some((l) => l.path === p));
@@ -34,7 +33,7 @@ function selectLeaves(op: string, params: unknown, select: LeafSelector): { path
 /** `params` with the leaf at each path of `record` replaced by `replace(leaf, record[path], path)`. */
 function rewriteLeaves<R>(op: string, params: unknown, record: Readonly<Record<string, R>>, replace: (leaf: Value, entry: R, path: string) => Value): unknown {
   const [leaves, def] = treeFlatten<Value>(params);
-  const paths = treePaths(treeFlatten(params)[1]);
+  const paths = treePaths(def);
   const unknown = Object.keys(record).filter((p) => !paths.includes(p));
   if (unknown.length) {
     throw new InputError(`${op}: no params leaf at ${unknown.map((p) => `'${p}'`).join(', ')}; pass the params the record was made from (paths like '${paths[0]}')`);
@@ -70,7 +69,7 @@ export function initWeightNorm(params: unknown, opts: WeightNormInit): WeightNor
     const axis = opts.axis ?? defaultUnitAxis(s.length);
     if (!Number.isInteger(axis) || axis < 0 || axis >= s.length) throw new ShapeError(`initWeightNorm: axis ${axis} is not an axis of '${path}' [${s}]`);
     const units = s[axis]!;
-    const inner = s.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const inner = sizeOf(s.slice(axis + 1));
     const sq = new Float64Array(units);
     const d = leaf.data as Float64Array;
     for (let i = 0; i < d.length; i++) sq[Math.floor(i / inner) % units] += d[i]! ** 2;

@@ -8,8 +8,8 @@ import { InputError, OnnxError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
 import { treeFlatten, treePaths } from '../core/pytree.js';
 import { Tensor } from '../core/tensor.js';
-import { encodeModel, lowerModel, OPSET } from '../backend/lower.js';
-import { batchPolymorphic, PROBE_SETS, ProbeCollision } from './polymorphic.js';
+import { encodeModel, type LowerOptions, lowerModel, OPSET } from '../backend/lower.js';
+import { batchPolymorphic, type ModelObject, PROBE_SETS, ProbeCollision } from './polymorphic.js';
 import { decodeModel, describeModel } from './proto.js';
 import { stage } from '../transforms/stage.js';
 import { writeAtomic } from '../util/fs.js';
@@ -27,6 +27,11 @@ export interface ExportOptions {
    * in the file that axis is the symbolic dimension `batch`, so the graph runs at any batch size.
    * Default: every argument that is a bare tensor (not a pytree of weights) whose axis 0 has the
    * length of the first such argument's. `[]` exports fixed shapes.
+   *
+   * A symbolic batch costs tracing and lowering the function four more times, at probe batch sizes
+   * (large primes), to find what changes with the batch. A function whose graph depends on the
+   * batch size (one that branches on it) needs `batchArgs: []`: its graphs at the probe sizes say
+   * nothing of its graph at another batch size.
    */
   batchArgs?: string[];
 }
@@ -66,7 +71,7 @@ function positionalArgs(example: ExampleArgs): { args: unknown[]; argNames: stri
  */
 export function toOnnx(fn: (...args: any[]) => unknown, exampleArgs: ExampleArgs, opts: ExportOptions & { file?: string } = {}): Exported {
   const { args, argNames } = positionalArgs(exampleArgs);
-  const { graph, outDef, nOut, taps, dynamic } = stage(fn, args);
+  const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, 'exportOnnx');
   // taps (solver stats) are extra outputs, as in jit
   const tapNames = taps.flatMap((t) => t.names.map((n) => `tap.${t.label}.${n}`));
   const positional = args.flatMap((a, i) => treePaths(treeFlatten(a)[1], argNames[i]!));
@@ -77,23 +82,9 @@ export function toOnnx(fn: (...args: any[]) => unknown, exampleArgs: ExampleArgs
   if (outputNames.length !== nOut + tapNames.length) throw new OnnxError('internal: output names do not match the outputs');
   const lowerOpts = { inputNames, outputNames, graphName: opts.graphName ?? (fn.name || 'deq_onnx') };
   const batched = batchArgIndices(args, argNames, opts.batchArgs);
-  let model = lowerModel(graph, lowerOpts);
-  if (batched.length) {
-    // lower at probe batch sizes and keep what changes with the batch as run-time arithmetic
-    const batchInput = inputNames[dynamic.indexOf(leafIndex(args, batched[0]!))]!;
-    for (const [k, B] of PROBE_SETS.entries()) {
-      const models = B.map((b) => {
-        const resized = args.map((a, i) => (batched.includes(i) ? resizeBatch(a as Tensor, b) : a));
-        return lowerModel(stage(fn, resized).graph, lowerOpts);
-      });
-      try {
-        model = batchPolymorphic(B, models, batchInput);
-        break;
-      } catch (e) {
-        if (!(e instanceof ProbeCollision) || k === PROBE_SETS.length - 1) throw e;
-      }
-    }
-  }
+  const model = batched.length
+    ? lowerAtProbeBatches(fn, args, batched, lowerOpts, inputNames[dynamic.indexOf(leafIndex(args, batched[0]!))]!)
+    : lowerModel(graph, lowerOpts);
   // protobufjs hands back a Node Buffer; callers get a plain Uint8Array
   const encoded = encodeModel(model);
   const bytes = new Uint8Array(encoded.buffer.slice(encoded.byteOffset, encoded.byteOffset + encoded.byteLength));
@@ -115,6 +106,31 @@ export async function exportOnnx(
   const out = toOnnx(fn, exampleArgs, { ...opts, file: path.split(/[\\/]/).pop() ?? path });
   await writeAtomic(path, out.bytes);
   return out;
+}
+
+/**
+ * A model with a symbolic batch: `fn` traced and lowered at each probe batch size, and what changes
+ * with the batch kept as run-time arithmetic on `batchInput`'s batch axis.
+ */
+function lowerAtProbeBatches(
+  fn: (...args: any[]) => unknown,
+  args: unknown[],
+  batched: readonly number[],
+  lowerOpts: LowerOptions,
+  batchInput: string,
+): ModelObject {
+  for (const [k, B] of PROBE_SETS.entries()) {
+    const models = B.map((b) => {
+      const resized = args.map((a, i) => (batched.includes(i) ? resizeBatch(a as Tensor, b) : a));
+      return lowerModel(stage(fn, resized, 'exportOnnx').graph, lowerOpts);
+    });
+    try {
+      return batchPolymorphic(B, models, batchInput);
+    } catch (e) {
+      if (!(e instanceof ProbeCollision) || k === PROBE_SETS.length - 1) throw e;
+    }
+  }
+  throw new OnnxError('internal: no probe batch sizes to lower at');
 }
 
 /** Indices of the positional arguments that carry a batch axis (see ExportOptions.batchArgs). */

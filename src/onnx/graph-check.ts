@@ -5,14 +5,9 @@
  * outputs exist, and an initializer that is also a graph input agrees with its declared type.
  */
 import { OnnxError } from '../core/errors.js';
-import { type GraphLike, type ModelLike, type NodeLike, subgraphsOf } from './walk.js';
+import { type GraphLike, type ModelLike, type NodeLike, nodeLabel, subgraphsOf, toNumber } from './walk.js';
 
 type Scope = ReadonlyMap<string, string>;
-
-/** An int64 field (a number, or a protobufjs Long) as a number. */
-const toNumber = (x: unknown): number => Number(String(x));
-
-const nodeLabel = (n: NodeLike, i: number) => `node ${n.name ? `'${n.name}'` : `#${i}`} (${n.opType})`;
 
 export function checkGraphStructure(model: ModelLike, what: string): void {
   if (model.graph) checkGraph(model.graph, 'the main graph', new Map(), what);

@@ -9,7 +9,8 @@ import type { Value } from '../core/primitive.js';
 import { Tensor } from '../core/tensor.js';
 import { accepts, type AttrDecl, type AttrKind, type AttrValue, type InputDecl, OpContext, type OpSpec, dtypeOf } from './ops/declare.js';
 import { onnxOps } from './ops/index.js';
-import { type AttributeProto, type NodeProto, tensorFromProto, toNumber } from './proto.js';
+import { type AttributeProto, type NodeProto, tensorFromProto } from './proto.js';
+import { toNumber } from './walk.js';
 
 export { onnxOps };
 
@@ -55,9 +56,8 @@ function checkValue(name: string, d: AttrDecl, v: AttrValue, fail: (m: string) =
   }
 }
 
-/** The node's attributes, checked against the declaration and decoded. */
-function attributesOf(spec: OpSpec, node: NodeProto, opset: number, fail: (m: string) => never): Map<string, AttrValue> {
-  const out = new Map<string, AttrValue>();
+/** The node's attributes, checked against the declaration, decoded into `out`. */
+function readAttributes(spec: OpSpec, node: NodeProto, opset: number, out: Map<string, AttrValue>, fail: (m: string) => never): void {
   const known = Object.entries(spec.attrs).filter(([, d]) => inOpsets(d.opsets, opset)).map(([n]) => n);
   for (const a of (node.attribute ?? []) as AttributeProto[]) {
     const name = a.name ?? '';
@@ -78,7 +78,6 @@ function attributesOf(spec: OpSpec, node: NodeProto, opset: number, fail: (m: st
   for (const [name, d] of Object.entries(spec.attrs)) {
     if (d.required && inOpsets(d.opsets, opset) && !out.has(name)) fail(`needs attribute ${name}`);
   }
-  return out;
 }
 
 function checkInputs(spec: OpSpec, node: NodeProto, inputs: readonly (Value | undefined)[], opset: number, fail: (m: string) => never): void {
@@ -116,25 +115,23 @@ export function runNode(
   isHost: (v: Value) => v is Tensor,
 ): (Value | undefined)[] {
   const spec = specOf(node)!;
-  const label = `${node.opType}${node.name ? ` (${node.name})` : ''}`;
-  const fail = (m: string): never => {
-    throw new OnnxError(`${what}: ${label}: ${m}`);
-  };
-  if (opset < spec.since) fail(`${spec.op} is imported from opset ${spec.since}; this model imports opset ${opset}. Re-export at a newer opset.`);
-  const attrs = attributesOf(spec, node, opset, fail);
-  checkInputs(spec, node, inputs, opset, fail);
+  // the context names the node in every error; its attributes are filled in once checked
+  const attrs = new Map<string, AttrValue>();
   const c = new OpContext(spec, node, inputs, opset, what, attrs, isHost);
+  if (opset < spec.since) c.fail(`${spec.op} is imported from opset ${spec.since}; this model imports opset ${opset}. Re-export at a newer opset.`);
+  readAttributes(spec, node, opset, attrs, c.fail);
+  checkInputs(spec, node, inputs, opset, c.fail);
   let outs: Value[];
   try {
     outs = spec.map(c);
   } catch (e) {
     if (e instanceof OnnxError) throw e;
-    return fail(`importing it failed: ${(e as Error).message}`);
+    return c.fail(`importing it failed: ${(e as Error).message}`);
   }
   return (node.output ?? []).map((name, i) => {
     if (!name) return undefined;
     const v = outs[i];
-    if (v === undefined) fail(`does not compute output ${i} (${spec.outputs[Math.min(i, spec.outputs.length - 1)]})`);
+    if (v === undefined) c.fail(`does not compute output ${i} (${spec.outputs[Math.min(i, spec.outputs.length - 1)]})`);
     return v;
   });
 }

@@ -8,7 +8,8 @@
 import { onnxDType } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { decodeModel, tensorFromProto, toNumber } from './proto.js';
+import { decodeModel, tensorFromProto } from './proto.js';
+import { toNumber } from './walk.js';
 
 /** Field numbers (onnx.proto3). */
 const MODEL_GRAPH = 7;

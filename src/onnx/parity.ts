@@ -215,7 +215,8 @@ function worstOf(got: Record<string, Tensor>, ref: Record<string, Tensor>): { di
   return { diff, at };
 }
 
-function compare(run: CellRun, ref: CellRun): { diff: Record<ParityColumn, number | null>; worst: Record<ParityColumn, string | null> } {
+/** Each column's largest relative difference of one run from another, and the tensor where it occurs (null where there is nothing to compare). */
+export function compareRuns(run: CellRun, ref: CellRun): { diff: Record<ParityColumn, number | null>; worst: Record<ParityColumn, string | null> } {
   const cols: Record<ParityColumn, { diff: number | null; at: string | null }> = {
     f: worstOf({ f: run.f }, { f: ref.f }),
     vjp: worstOf({ ...prefixed('', run.vjp.inputs), ...prefixed('θ ', run.vjp.params) }, { ...prefixed('', ref.vjp.inputs), ...prefixed('θ ', ref.vjp.params) }),
@@ -324,7 +325,7 @@ async function runRow(r: ParityRunner, job: ParityJob, ref: CellRun, tolerance: 
     return { ...base, status: 'error', reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
   if ('absent' in run) return { ...base, status: 'absent', reason: run.absent };
-  const { diff, worst } = compare(run, ref);
+  const { diff, worst } = compareRuns(run, ref);
   const over = PARITY_COLUMNS.filter((c) => diff[c] !== null && !(diff[c]! <= tolerance));
   const problems = over.map((c) => `${PARITY_COLUMN_LABELS[c]} ${fmt(diff[c]!)} > ${tolerance.toExponential()}${worst[c] && c !== 'f' && c !== 'zStar' ? ` (${worst[c]})` : ''}`);
   if (!run.converged) problems.push(`the solve did not converge (forward ${run.iterations.forward}, backward ${run.iterations.backward} iterations)`);

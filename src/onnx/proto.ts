@@ -10,6 +10,7 @@ import { Tensor, sizeOf } from '../core/tensor.js';
 import { checkModel } from './model-check.js';
 import { checkTensor } from './tensor-check.js';
 import type { TensorInfo } from './info.js';
+import { toNumber } from './walk.js';
 
 const { onnx } = onnxProto;
 
@@ -21,13 +22,6 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 
 export type { TensorInfo };
-
-/** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
-export function toNumber(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (x && typeof (x as { toNumber?: unknown }).toNumber === 'function') return (x as { toNumber(): number }).toNumber();
-  return Number(x);
-}
 
 /**
  * Decode and check a model (versions, external data, declared sizes, graph structure; see

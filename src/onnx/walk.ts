@@ -28,7 +28,16 @@ export interface TensorSite {
   sparse?: { dims: readonly unknown[]; part: 'values' | 'indices' };
 }
 
-const nodeLabel = (n: NodeLike) => `node ${n.name ? `'${n.name}' ` : ''}(${n.opType ?? '?'})`;
+/** protobufjs gives int64 fields as Long objects (or numbers when Long is absent). */
+export function toNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (x && typeof (x as { toNumber?: unknown }).toNumber === 'function') return (x as { toNumber(): number }).toNumber();
+  return Number(x);
+}
+
+/** "node 'name' (Op)"; an unnamed node is "node #i (Op)" where its index `i` is known. */
+export const nodeLabel = (n: NodeLike, i?: number): string =>
+  `node ${n.name ? `'${n.name}' ` : i !== undefined ? `#${i} ` : ''}(${n.opType ?? '?'})`;
 
 /** The graphs a node holds as attributes (GRAPH and GRAPHS). */
 export function subgraphsOf(node: NodeLike): { graph: GraphLike; where: string }[] {

@@ -2,10 +2,10 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import type { Value } from '../core/primitive.js';
-import { add, astype, div, equal, exp, log, mul, sub } from './elementwise.js';
-import { max } from './reduce.js';
-import { expandDims, reshape, sum } from './shape.js';
-import { dtypeOf, fmtShape, normAxis, shapeOf } from './util.js';
+import { add, astype, div, equal, exp, log, mul, sqrt, sub } from './elementwise.js';
+import { max, mean } from './reduce.js';
+import { axesOf, expandDims, reshape, sum } from './shape.js';
+import { dtypeOf, fmtShape, shapeOf } from './util.js';
 import { bind1 } from '../core/trace.js';
 import { definePrimitive } from '../core/primitive.js';
 import { tensor } from '../core/tensor.js';
@@ -24,10 +24,12 @@ export const stopGradientP = definePrimitive({
 });
 export const stopGradient = (x: Value): Value => bind1(stopGradientP, [x]);
 
-export function logSumExp(x: Value, axis = -1, keepdims = false): Value {
-  const m = stopGradient(max(x, axis, true));
-  const out = add(log(sum(exp(sub(x, m)), axis, true)), m);
-  return keepdims ? out : reshape(out, shapeOf(out).filter((_, i) => i !== normAxis('logSumExp', axis, shapeOf(x).length)));
+/** log Σ exp(x) over one axis or several, shifted by the (constant) maximum so that it stays finite. */
+export function logSumExp(x: Value, axis: number | readonly number[] = -1, keepdims = false): Value {
+  const axes = axesOf('logSumExp', x, axis);
+  const m = stopGradient(max(x, axes, true));
+  const out = add(log(sum(exp(sub(x, m)), axes, true)), m);
+  return keepdims ? out : reshape(out, shapeOf(out).filter((_, i) => !axes.includes(i)));
 }
 export const logSoftmax = (x: Value, axis = -1): Value => sub(x, logSumExp(x, axis, true));
 export function softmax(x: Value, axis = -1): Value {
@@ -56,6 +58,25 @@ export function crossEntropy(logits: Value, labels: Value): Value {
   const ls = logSoftmax(logits, -1);
   const target = ts.length === 1 ? oneHot(labels, s[1]!, dtypeOf(logits)) : labels;
   return div(sum(mul(ls, target)), -s[0]!);
+}
+
+/** A standardisation's result and its statistics over the axes (kept as size-1 axes). */
+export interface Standardized {
+  /** (x − mean) / std */
+  y: Value;
+  mean: Value;
+  variance: Value;
+  /** √(variance + eps) */
+  std: Value;
+}
+
+/** x − its mean, over its standard deviation, over `axes`: the core of every normalisation layer. */
+export function standardize(x: Value, axes: number | readonly number[], eps: number): Standardized {
+  const m = mean(x, axes, true);
+  const d = sub(x, m);
+  const variance = mean(mul(d, d), axes, true);
+  const std = sqrt(add(variance, eps));
+  return { y: div(d, std), mean: m, variance, std };
 }
 
 /** Group norm over NC... input: channels split into `groups`, normalised over (C/groups, spatial). */

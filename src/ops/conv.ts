@@ -6,12 +6,11 @@
 import { ShapeError, TransformError } from '../core/errors.js';
 import type { LowerCtx, Primitive, Value } from '../core/primitive.js';
 import { definePrimitive, Undefined } from '../core/primitive.js';
-import { full } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
 import { batchFirst } from './shape.js';
 import { pad, reshape, slice, transpose } from './shape.js';
-import { dtypeOf, fmtShape, sameDType, shapeOf } from './util.js';
+import { fmtShape, sameDType, shapeOf } from './util.js';
 
 export interface ConvParams {
   stride: [number, number];
@@ -228,14 +227,6 @@ export function convParams(wShape: readonly number[], o: Conv2dOptions = {}): Co
 /** 2-D convolution, NCHW input and OIHW weight. */
 export function conv2d(x: Value, w: Value, opts: Conv2dOptions = {}): Value {
   return bind1(conv2dP, [x, w], convParams(shapeOf(w), opts));
-}
-
-/** Average pooling (count includes padding), written as a depthwise conv with a constant kernel. */
-export function avgPool(x: Value, kernel: number | [number, number], opts: { stride?: number | [number, number]; padding?: number | [number, number] } = {}): Value {
-  const [kh, kw] = pair(kernel, 1);
-  const c = shapeOf(x)[1]!;
-  const w = full([c, 1, kh, kw], 1 / (kh * kw), dtypeOf(x));
-  return conv2d(x, w, { stride: opts.stride ?? [kh, kw], padding: opts.padding ?? 0, groups: c });
 }
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {

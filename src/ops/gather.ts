@@ -3,7 +3,7 @@
  * transpose scatterAdd (the slices added back into zeros, repeated indices summing). Both are
  * linear in their float operand, and each one's transpose is the other.
  */
-import { DTypeError, ShapeError } from '../core/errors.js';
+import { DTypeError, ShapeError, TransformError } from '../core/errors.js';
 import type { Aval } from '../core/ir.js';
 import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
@@ -28,7 +28,7 @@ export const gatherP: Primitive<{ axis: number }> = definePrimitive<{ axis: numb
   lower: (ctx, [x, i], p) => [ctx.op('Gather', [x!, i!], { axis: p.axis })],
   jvp: ([x, i], [dx], p) => [[bind1(gatherP, [x!, i!], p)], [dx && bind1(gatherP, [dx, i!], p)]],
   transpose: ([ct], [x, i], p) => {
-    if (i instanceof Undefined) throw new ShapeError('gather: not linear in the indices');
+    if (i instanceof Undefined) throw new TransformError('gather: not linear in the indices');
     if (!ct || !(x instanceof Undefined)) return [null, null];
     return [scatterAdd(ct, i, p.axis, x.aval.shape[p.axis]!), null];
   },
@@ -63,7 +63,7 @@ export const scatterAddP: Primitive<{ axis: number; size: number }> = definePrim
   },
   jvp: ([u, i], [du], p) => [[bind1(scatterAddP, [u!, i!], p)], [du && bind1(scatterAddP, [du, i!], p)]],
   transpose: ([ct], [u, i], p) => {
-    if (i instanceof Undefined) throw new ShapeError('scatterAdd: not linear in the indices');
+    if (i instanceof Undefined) throw new TransformError('scatterAdd: not linear in the indices');
     if (!ct || !(u instanceof Undefined)) return [null, null];
     return [bind1(gatherP, [ct, i], { axis: p.axis }), null];
   },

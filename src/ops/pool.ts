@@ -5,12 +5,19 @@
  * where a composite would take the maximum of one strided slice per kernel offset. Its JVP is
  * written with those slices: the tangent is the input tangent at the first maximum of each window
  * (the element MaxPool's own argmax picks), so the reverse mode transposes slices and selects.
- * averagePool is a composite (a sum of the same slices over a count), so it needs no float64 kernel.
+ * averagePool is a composite, so it needs no float64 kernel: where every window holds the same
+ * number of counted cells it is a depthwise convolution with a constant kernel (one Conv node),
+ * elsewhere a sum of the same slices over each window's count.
+ *
+ * np.maxPool and np.avgPool take PoolOptions with PyTorch's defaults (stride = the kernel size;
+ * avgPool counts padding cells); the ONNX importer passes ONNX's (stride 1) explicitly.
  */
+import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
-import { Tensor } from '../core/tensor.js';
+import { full, sizeOf, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
+import { convNd } from './convnd.js';
 import { add, div, equal, where } from './elementwise.js';
 import { batchFirst, fill, pad, reshape, zerosOf } from './shape.js';
 import { stridedSlice } from './strided.js';
@@ -130,14 +137,20 @@ function poolAttrs(p: PoolParams): Record<string, number | number[]> {
   return { kernel_shape: p.kernel, strides: p.strides, dilations: p.dilations, pads: p.pads, ceil_mode: p.ceilMode ? 1 : 0 };
 }
 
+/** Options of np.maxPool and np.avgPool, with PyTorch's defaults. */
 export interface PoolOptions {
-  /** Default: 1 on every spatial axis. */
+  /** Default: the kernel size on every spatial axis (non-overlapping windows), as PyTorch's pooling. */
   stride?: number | readonly number[];
   /** A number (every side), one per spatial axis (both sides), or ONNX's begins-then-ends list. */
   padding?: number | readonly number[];
   dilation?: number | readonly number[];
   /** Round output sizes up (a last, partial window). */
   ceilMode?: boolean;
+}
+
+export interface AvgPoolOptions extends PoolOptions {
+  /** Divide by the whole window, padding cells included (default true, as PyTorch), or by the input cells in it only. */
+  countIncludePad?: boolean;
 }
 
 export function poolParams(name: string, x: Value, kernel: number | readonly number[], o: PoolOptions): PoolParams {
@@ -152,9 +165,10 @@ export function poolParams(name: string, x: Value, kernel: number | readonly num
   const pads = o.padding === undefined || typeof o.padding === 'number'
     ? new Array<number>(2 * d).fill(o.padding ?? 0)
     : o.padding.length === d ? [...o.padding, ...o.padding] : [...o.padding];
+  const kernels = perAxis(kernel, 1, 'kernel');
   return {
-    kernel: perAxis(kernel, 1, 'kernel'),
-    strides: perAxis(o.stride, 1, 'stride'),
+    kernel: kernels,
+    strides: o.stride === undefined ? [...kernels] : perAxis(o.stride, 1, 'stride'),
     dilations: perAxis(o.dilation, 1, 'dilation'),
     pads,
     ceilMode: o.ceilMode ?? false,
@@ -166,17 +180,35 @@ export function maxPool(x: Value, kernel: number | readonly number[], opts: Pool
   return bind1(maxPoolP, [x], poolParams('maxPool', x, kernel, opts));
 }
 
+/** Average pooling over the spatial axes of an N×C×… input (1, 2, 3, … spatial dimensions). */
+export function avgPool(x: Value, kernel: number | readonly number[], opts: AvgPoolOptions = {}): Value {
+  return averagePool(x, poolParams('avgPool', x, kernel, opts), opts.countIncludePad ?? true);
+}
+
 /**
- * Average pooling with ONNX AveragePool's rules: a sum of the window slices over a count that
- * includes the padding (countIncludePad) or only the input cells (default), never the room a
- * ceil-mode window takes beyond the padding.
+ * Average pooling with ONNX AveragePool's rules, every parameter given: each window's sum over a
+ * count that includes the padding (countIncludePad) or only the input cells, never the room a
+ * ceil-mode window takes beyond the padding. Where every window counts all its cells, that is one
+ * depthwise convolution with weights 1/|window|; elsewhere a sum of window slices over the counts.
  */
 export function averagePool(x: Value, p: PoolParams, countIncludePad: boolean): Value {
   const s = shapeOf(x);
   const d = s.length - 2;
   const out = checkPool('averagePool', s, p).slice(2);
-  const sum = windows(x, p, pad).reduce((a, b) => add(a, b));
-  const counts = new Tensor(dtypeOf(x), [1, 1, ...out]);
+  const counts = windowCounts(s, p, out, countIncludePad, dtypeOf(x));
+  const size = sizeOf(p.kernel);
+  const sameOutput = out.every((o, i) => o === pooledSize(s[i + 2]!, p.kernel[i]!, p.strides[i]!, p.dilations[i]!, p.pads[i]!, p.pads[i + d]!, false));
+  if (sameOutput && counts.toArray().every((c) => c === size)) {
+    const c = s[1]!;
+    return convNd(x, full([c, 1, ...p.kernel], 1 / size, dtypeOf(x)), { strides: p.strides, dilations: p.dilations, pads: p.pads, groups: c });
+  }
+  return div(windows(x, p, pad).reduce((a, b) => add(a, b)), counts);
+}
+
+/** How many cells of each window are counted: those in the padded input, or in the input only. */
+function windowCounts(s: readonly number[], p: PoolParams, out: readonly number[], countIncludePad: boolean, dtype: DType): Tensor {
+  const d = s.length - 2;
+  const counts = new Tensor(dtype, [1, 1, ...out]);
   const strides = out.map((_, i) => out.slice(i + 1).reduce((a, b) => a * b, 1));
   for (let f = 0; f < counts.size; f++) {
     let c = 1;
@@ -192,5 +224,5 @@ export function averagePool(x: Value, p: PoolParams, countIncludePad: boolean): 
     });
     (counts.data as Float64Array)[f] = c;
   }
-  return div(sum, counts);
+  return counts;
 }

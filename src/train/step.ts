@@ -53,6 +53,8 @@ export interface Trainer {
   /** The shape of the DEQ layer's fixed point for input x: Jacobian probes are [samples, ...this]. */
   equilibriumShape(params: unknown, state: unknown, x: Tensor): number[];
   readonly trainGraph: Jitted<any>;
+  /** Release the onnxruntime sessions of the compiled steps (a later call compiles them again). */
+  release(): Promise<void>;
 }
 
 export interface TrainerOptions {
@@ -83,6 +85,9 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
 
   return {
     trainGraph,
+    release: async () => {
+      await Promise.all([trainGraph.release(), jacobianGraph.release(), evalGraph.release()]);
+    },
     equilibriumShape: (params, state, x) => equilibriumShape(model, params, state, x),
     async step(params, state, optState, x, y, lr, probes) {
       if (probes !== undefined && lambda === 0) throw new InputError('trainer.step: Jacobian probes were given but the trainer has no jacobianWeight; set it in makeTrainer');

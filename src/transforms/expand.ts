@@ -5,9 +5,9 @@
  * graph they hold (and a user prints) is the graph that runs, and the backend knows no solver.
  */
 import { TraceError } from '../core/errors.js';
-import { type Graph, type Params, Var } from '../core/ir.js';
+import type { Graph, Params } from '../core/ir.js';
 import { PORTABLE_TARGET, type Primitive, ruleOf, type Target, type Value } from '../core/primitive.js';
-import { avalOf, bind, evalGraph, readAtom, retap, traceGraph } from '../core/trace.js';
+import { avalOf, bind, evalGraph, traceGraph } from '../core/trace.js';
 
 /** A primitive this target lowers directly (it has a lowering, and the target has its operators). */
 const lowers = (prim: Primitive, target: Target): boolean => !!ruleOf(prim, 'lower') && (!prim.contrib || target.contribOps);
@@ -39,15 +39,6 @@ function expandEqn(prim: Primitive, ins: Value[], params: Params, target: Target
  */
 export function expandGraph(g: Graph, target: Target = PORTABLE_TARGET): Graph {
   if (!needsExpansion(g, target)) return g;
-  const { graph } = traceGraph((...xs) => {
-    const env = new Map<Var, Value>();
-    g.inputs.forEach((v, i) => env.set(v, xs[i]!));
-    for (const e of g.eqns) {
-      const outs = expandEqn(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params, target);
-      e.outputs.forEach((v, i) => env.set(v, outs[i]!));
-    }
-    for (const t of g.taps) retap(t, (a) => readAtom(env, a));
-    return g.outputs.map((a) => readAtom(env, a));
-  }, g.inputs.map((v) => v.aval));
-  return graph;
+  const apply = (prim: Primitive, ins: Value[], params: Params) => expandEqn(prim, ins, params, target);
+  return traceGraph((...xs) => evalGraph(g, xs, apply), g.inputs.map((v) => v.aval)).graph;
 }

@@ -75,7 +75,7 @@ export function jit<F extends (...args: any[]) => any>(fn: F, opts: JitOptions =
     if (!c) {
       traces++;
       c = (async () => {
-        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, opts.contribOps === false ? PORTABLE_TARGET : compileTarget(opts));
+        const { graph, outDef, nOut, taps, dynamic } = stage(fn, args, 'jit', opts.contribOps === false ? PORTABLE_TARGET : compileTarget(opts));
         const paths = treePaths(treeFlatten(args)[1]);
         const names = dynamic.map((j) => paths[j]!);
         const model = encodeModel(lowerModel(graph, {

@@ -42,7 +42,6 @@ export function jvpInterpret(g: Graph, primals: readonly Value[], tangents: read
   return [g.outputs.map((a) => readAtom(env, a)), g.outputs.map(readT)];
 }
 
-
 /**
  * The JVP graph of `g`: inputs [primals..., tangents of the inputs where mask is true],
  * outputs [primal outputs..., output tangents...] (zeros where the tangent is symbolically zero).

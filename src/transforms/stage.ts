@@ -23,10 +23,13 @@ export interface Staged {
   dynamic: number[];
 }
 
-/** Stage `fn` on `args` for a target (default: standard ONNX only, as exported files are). */
-export function stage(fn: (...args: any[]) => unknown, args: unknown[], target?: Target): Staged {
+/**
+ * Stage `fn` on `args` for a target (default: standard ONNX only, as exported files are); `caller`
+ * (jit, exportOnnx) names the compiling transform in errors.
+ */
+export function stage(fn: (...args: any[]) => unknown, args: unknown[], caller: string, target?: Target): Staged {
   const { graph: g, captured, outDef, dyn } = traceArgs(fn, args);
-  if (captured.length) throw new TraceError('jit: the function closed over a traced value from an enclosing transform; pass it as an argument');
+  if (captured.length) throw new TraceError(`${caller}: the function closed over a traced value from an enclosing transform; pass it as an argument`);
   const withTaps: Graph = { ...g, outputs: [...g.outputs, ...g.taps.flatMap((t) => t.atoms)], taps: [] };
   return {
     graph: pruneGraph(expandGraph(withTaps, target)),

@@ -9,25 +9,34 @@ export async function readBytes(path: string): Promise<Uint8Array> {
   return new Uint8Array(await (await fsp()).readFile(path));
 }
 
+/** The folder a path is in ('' when the path names no folder). */
+const folderOf = (path: string): string => path.replace(/[\\/][^\\/]*$/, '');
+
 /**
- * Create a folder and its missing parents one level at a time: Node's recursive mkdir spins forever
- * on paths such as /proc/x, where mkdir answers ENOENT for a parent that exists.
+ * `dir` and those of its parents that `exists` does not find, outermost first: the folders to
+ * create, one level at a time, because Node's recursive mkdir spins forever on paths such as
+ * /proc/x, where mkdir answers ENOENT for a parent that exists.
  */
-async function makeDirs(dir: string): Promise<void> {
-  const { mkdir, stat } = await fsp();
+export function missingParents(dir: string, exists: (path: string) => boolean): string[] {
   const missing: string[] = [];
-  for (let p = dir; ; ) {
-    try {
-      await stat(p);
-      break;
-    } catch {
-      missing.unshift(p);
-      const up = p.replace(/[\\/][^\\/]*$/, '');
-      if (!up || up === p) break;
-      p = up;
-    }
+  for (let p = dir; !exists(p); ) {
+    missing.unshift(p);
+    const up = folderOf(p);
+    if (!up || up === p) break;
+    p = up;
   }
-  for (const m of missing) {
+  return missing;
+}
+
+/** A temporary name beside `path` for an atomic write: `<file>.<pid>.<random>.tmp` (TEMP_NAME reads it back). */
+export const tempNameOf = (path: string): string => `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+/** Matches a name made by tempNameOf: group 1 is the file's name, group 2 the writer's pid. */
+export const TEMP_NAME = /^(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+/** Create `dir` and its missing parents, one level at a time. */
+async function makeDirs(dir: string): Promise<void> {
+  const [{ mkdir }, { existsSync }] = await Promise.all([fsp(), import('node:fs')]);
+  for (const m of missingParents(dir, existsSync)) {
     try {
       await mkdir(m);
     } catch (e) {
@@ -42,9 +51,9 @@ async function makeDirs(dir: string): Promise<void> {
  */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const { open, rename, rm } = await fsp();
-  const dir = path.replace(/[\\/][^\\/]*$/, '');
+  const dir = folderOf(path);
   if (dir && dir !== path) await makeDirs(dir);
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const tmp = tempNameOf(path);
   try {
     const file = await open(tmp, 'w');
     try {

@@ -1,12 +1,12 @@
 /**
- * Output folders, checked before any work is done: created one level at a time (Node's recursive
- * mkdir spins forever on paths such as /proc/x, where mkdir answers ENOENT), test-written, and rid
- * of the temporary files that a killed atomic write left behind.
+ * Output folders, checked before any work is done: created one level at a time (missingParents),
+ * test-written, and rid of the temporary files that a killed atomic write left behind.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
+import { missingParents, TEMP_NAME, tempNameOf } from './fs.js';
 
 const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
@@ -22,14 +22,9 @@ const kindOf = (path: string): 'dir' | 'other' | 'missing' => {
 export function ensureWritableDir(dir: string): E.Either<InputError, string> {
   if (dir === '') return E.left(new InputError('the output folder is an empty path; name a folder'));
   const full = resolve(dir);
-  const missing: string[] = [];
-  let p = full;
-  while (kindOf(p) === 'missing') {
-    missing.unshift(p);
-    const up = dirname(p);
-    if (up === p) break;
-    p = up;
-  }
+  const missing = missingParents(full, existsSync);
+  // the nearest folder that exists (or the top, when none does)
+  const p = missing.length ? dirname(missing[0]!) : full;
   if (kindOf(p) === 'other') {
     return E.left(new InputError(`${p === full ? dir : p} exists and is not a folder; choose a folder to write to`));
   }
@@ -40,7 +35,7 @@ export function ensureWritableDir(dir: string): E.Either<InputError, string> {
       if (kindOf(m) !== 'dir') return E.left(new InputError(`cannot create the folder ${m} (${code(e)}); choose a folder you can write to`));
     }
   }
-  const probe = join(full, `.write-test.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const probe = tempNameOf(join(full, '.write-test'));
   try {
     writeFileSync(probe, '');
   } catch (e) {
@@ -50,9 +45,6 @@ export function ensureWritableDir(dir: string): E.Either<InputError, string> {
   }
   return E.right(full);
 }
-
-/** The temporary name an atomic write uses: `<file>.<pid>.<random>.tmp`. */
-const TEMP = /^(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
 
 const alive = (pid: number): boolean => {
   try {
@@ -78,7 +70,7 @@ export function removeStaleTemps(dir: string, names: readonly string[]): string[
   const ours = new Set([...names, '.write-test']);
   const removed: string[] = [];
   for (const f of entries) {
-    const m = TEMP.exec(f);
+    const m = TEMP_NAME.exec(f);
     if (!m || !ours.has(m[1]!) || alive(Number(m[2]))) continue;
     rmSync(join(dir, f), { force: true });
     removed.push(f);

@@ -51,7 +51,7 @@ const binary: Record<string, (b: Uint8Array, r: Rand) => Uint8Array> = {
     c[i] = pick(r, [0, 0x7f, 0xff, 0x80, (c[i]! + 1) & 0xff, (c[i]! - 1) & 0xff]);
     return c;
   },
-  // the flip: a length-delimited field's length set to zero, its content read as fields
+  // a length-delimited field's length set to zero, its content then read as fields (the flip that hides graph inputs from protobufjs)
   zerolength: (b, r) => {
     const c = Uint8Array.from(b);
     const at: number[] = [];

@@ -112,11 +112,16 @@ function convTranspose(c: OpContext): Value[] {
   return [addBias(c, y, d)];
 }
 
+/**
+ * A pool's parameters with ONNX's defaults, every one given: stride 1 on every axis (np.maxPool and
+ * np.avgPool default to PyTorch's stride, the kernel size), dilation 1, pads 0.
+ */
 function poolParams(c: OpContext, x: Value, dilated: boolean): PoolParams {
   const d = rankOf(x) - 2;
   if (d < 1) c.fail(`input must be N×C×spatial (rank 3 or more), got [${shapeOf(x)}]`);
   const kernel = c.ints('kernel_shape')!;
   if (kernel.length !== d) c.fail(`kernel_shape [${kernel}] needs one size per spatial axis (${d})`);
+  // ONNX's default stride is 1
   const strides = spatialInts(c, 'strides', d, 1);
   const dilations = dilated ? spatialInts(c, 'dilations', d, 1) : new Array<number>(d).fill(1);
   const pads = resolvePads(c, shapeOf(x).slice(2), kernel, strides, dilations);
@@ -226,10 +231,11 @@ export const convOps: readonly OpSpec[] = [
       count_include_pad: { kind: 'int', default: 0, oneOf: [0, 1] },
       dilations: { ...perAxis('default 1 per axis'), opsets: [19] },
     },
-    float64: 'a sum of strided slices over a count (onnxruntime has no float64 AveragePool)',
-    notes: 'written as a sum of strided slices over the window count, in both dtypes',
+    float64: 'a composite (onnxruntime has no float64 AveragePool)',
+    notes: 'a depthwise Conv where every window counts all its cells, else a sum of strided slices over the counts; in both dtypes',
     map: (c) => {
       const x = c.input(0);
+      // ONNX counts only the input cells unless count_include_pad = 1 (np.avgPool counts padding, as PyTorch)
       return [averagePool(x, poolParams(c, x, c.opset >= 19), c.int('count_include_pad') === 1)];
     },
   }),

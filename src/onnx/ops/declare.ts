@@ -111,10 +111,10 @@ export class OpContext {
     this.label = `${node.opType}${node.name ? ` (${node.name})` : ''}`;
   }
 
-  /** An OnnxError naming the model and the node. */
-  fail(message: string): never {
+  /** An OnnxError naming the model and the node (a bound function: it can be passed on). */
+  readonly fail: (message: string) => never = (message) => {
     throw new OnnxError(`${this.what}: ${this.label}: ${message}`);
-  }
+  };
 
   private inputName(i: number): string {
     const decl = this.spec.inputs[Math.min(i, this.spec.inputs.length - 1)];
@@ -226,5 +226,4 @@ export class OpContext {
 }
 
 export const rankOf = (v: Value): number => avalOf(v).shape.length;
-export const shapeOf = (v: Value): readonly number[] => avalOf(v).shape;
-export const dtypeOf = (v: Value): DType => avalOf(v).dtype;
+export { dtypeOf, shapeOf } from '../../ops/util.js';

@@ -7,6 +7,7 @@
 import { type DType, isFloat } from '../../core/dtype.js';
 import { ShapeError } from '../../core/errors.js';
 import { Tensor, sizeOf } from '../../core/tensor.js';
+import { broadcastShapes } from '../../ops/util.js';
 
 /** Folding stays small: shape arithmetic needs a few elements, and a model must not make the import allocate without bound. */
 export const MAX_FOLDED_ELEMENTS = 1 << 24;
@@ -110,19 +111,9 @@ export function hostBroadcast(x: Tensor, shape: readonly number[]): Tensor {
   return gatherBy(x, shape, (idx) => x.shape.reduce((f, d, i) => f + (d === 1 ? 0 : idx[i + off]!) * st[i]!, 0));
 }
 
-export function broadcastShape(op: string, a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new ShapeError(`${op}: shapes [${a}] and [${b}] do not broadcast`);
-    return x === 1 ? y : x;
-  });
-}
-
 /** Elementwise op on JS numbers with numpy broadcasting; int results truncate, bools are 0/1. */
 export function hostElementwise(op: string, xs: readonly Tensor[], f: (...v: number[]) => number, dtype: DType = xs[0]!.dtype): Tensor {
-  const shape = xs.reduce<number[]>((s, t) => broadcastShape(op, s, t.shape), []);
+  const shape = xs.reduce<number[]>((s, t) => broadcastShapes(op, s, t.shape), []);
   checkFoldedSize(op, shape);
   const vals = xs.map((t) => hostBroadcast(t, shape).toArray());
   const n = sizeOf(shape);

@@ -1,5 +1,5 @@
 /**
- * Normalisation layers as composites (mean and variance from np.mean, so derivatives follow):
+ * Normalisation layers as composites (on ops/composites's standardize, so derivatives follow):
  * LayerNormalization, InstanceNormalization (and with it PyTorch's GroupNorm export: Reshape →
  * InstanceNormalization → Reshape → Mul → Add), GroupNormalization (opset 18: one scale per group;
  * 21: one per channel), BatchNormalization (inference, and training mode's batch statistics),
@@ -8,6 +8,7 @@
 import type { DType } from '../../core/dtype.js';
 import type { Value } from '../../core/primitive.js';
 import * as np from '../../np.js';
+import { standardize } from '../../ops/composites.js';
 import { type OpContext, type OpSpec, declare, dtypeOf, rankOf, shapeOf } from './declare.js';
 
 /** Per-channel parameters [C] shaped to broadcast against N×C×… */
@@ -15,14 +16,6 @@ function perChannel(c: OpContext, v: Value, rank: number, channels: number, name
   const s = shapeOf(v);
   if (s.length !== 1 || s[0] !== channels) c.fail(`${name} must have shape [${channels}] (one per channel), got [${s}]`);
   return np.reshape(v, [channels, ...new Array<number>(rank - 2).fill(1)]);
-}
-
-/** (x − mean) / √(var + eps) over `axes`, with the mean and 1/√(var + eps) kept for outputs. */
-function standardize(x: Value, axes: number[], eps: number): { y: Value; mean: Value; invStd: Value } {
-  const mean = np.mean(x, axes, true);
-  const d = np.sub(x, mean);
-  const invStd = np.div(1, np.sqrt(np.add(np.mean(np.mul(d, d), axes, true), eps)));
-  return { y: np.mul(d, invStd), mean, invStd };
 }
 
 const STASH: Record<number, DType> = { 1: 'float32', 11: 'float64' };
@@ -36,7 +29,7 @@ function layerNormalization(c: OpContext): Value[] {
   // compute in the wider of the input's and the stash type
   const wide: DType = dtype === 'float64' || stash === 'float64' ? 'float64' : 'float32';
   const axes = s.map((_, i) => i).filter((i) => i >= axis);
-  const { y, mean, invStd } = standardize(np.astype(x, wide), axes, c.float('epsilon'));
+  const { y, mean, std } = standardize(np.astype(x, wide), axes, c.float('epsilon'));
   const norm = s.slice(axis);
   const affine = (v: Value | undefined, name: string): Value | undefined => {
     if (!v) return undefined;
@@ -48,7 +41,7 @@ function layerNormalization(c: OpContext): Value[] {
   const scale = affine(c.input(1), 'Scale');
   const bias = affine(c.optionalInput(2), 'B');
   const out = np.astype(bias ? np.add(np.mul(y, scale!), bias) : np.mul(y, scale!), dtype);
-  return [out, np.astype(mean, stash), np.astype(invStd, stash)];
+  return [out, np.astype(mean, stash), np.astype(np.div(1, std), stash)];
 }
 
 function instanceNormalization(c: OpContext): Value[] {
@@ -70,8 +63,7 @@ function groupNormalization(c: OpContext): Value[] {
   const stash = STASH[c.int('stash_type')]!;
   const dtype = dtypeOf(x);
   const wide: DType = dtype === 'float64' || stash === 'float64' ? 'float64' : 'float32';
-  const g = np.reshape(np.astype(x, wide), [n, groups, -1]);
-  const y = np.reshape(standardize(g, [2], c.float('epsilon')).y, s);
+  const y = np.groupNorm(np.astype(x, wide), groups, c.float('epsilon'));
   const [scale, bias] = [c.input(1), c.input(2)].map((v) => np.astype(v, wide)) as [Value, Value];
   if (c.opset >= 21) return [np.astype(np.add(np.mul(y, perChannel(c, scale, s.length, ch, 'scale')), perChannel(c, bias, s.length, ch, 'bias')), dtype)];
   // opset 18: one scale and bias per group
@@ -100,9 +92,7 @@ function batchNormalization(c: OpContext): Value[] {
   }
   // training mode: normalise with the batch's statistics, and update the running ones
   const axes = s.map((_, i) => i).filter((i) => i !== 1);
-  const { y, mean: batchMean } = standardize(x, axes, eps);
-  const d = np.sub(x, batchMean);
-  const batchVar = np.mean(np.mul(d, d), axes, true);
+  const { y, mean: batchMean, variance: batchVar } = standardize(x, axes, eps);
   const m = c.float('momentum');
   const running = (old: Value, now: Value) => np.reshape(np.add(np.mul(old, m), np.mul(now, 1 - m)), [ch]);
   return [affine(y), running(mean, batchMean), running(variance, batchVar)];

@@ -27,12 +27,6 @@ function prod(x: Value, axes: number[], keep: boolean): Value {
   return keep ? np.reshape(y, s.map((d, i) => (axes.includes(i) ? 1 : d))) : y;
 }
 
-function logSumExp(x: Value, axes: number[], keep: boolean): Value {
-  const m = np.stopGradient(np.max(x, axes, true));
-  const y = np.add(np.log(np.sum(np.exp(np.sub(x, m)), axes, true)), m);
-  return keep ? y : np.reshape(y, shapeOf(y).filter((_, i) => !axes.includes(i)));
-}
-
 const REDUCTIONS: Reduction[] = [
   { op: 'ReduceSum', traced: np.sum, host: [(a, b) => a + b, 0], type: 'numeric' },
   { op: 'ReduceMean', traced: np.mean, type: 'float' },
@@ -43,7 +37,7 @@ const REDUCTIONS: Reduction[] = [
   { op: 'ReduceL2', traced: (x, a, k) => np.sqrt(np.sum(np.square(x), a, k)), type: 'float', notes: 'no derivative where the norm is 0' },
   { op: 'ReduceSumSquare', traced: (x, a, k) => np.sum(np.square(x), a, k), type: 'float' },
   { op: 'ReduceLogSum', traced: (x, a, k) => np.log(np.sum(x, a, k)), type: 'float' },
-  { op: 'ReduceLogSumExp', traced: logSumExp, type: 'float' },
+  { op: 'ReduceLogSumExp', traced: np.logSumExp, type: 'float' },
 ];
 
 function reduction(r: Reduction): OpSpec {

@@ -9,6 +9,7 @@ import type { DType } from '../../core/dtype.js';
 import type { Value } from '../../core/primitive.js';
 import { sizeOf, type Tensor } from '../../core/tensor.js';
 import * as np from '../../np.js';
+import { broadcastShapes } from '../../ops/util.js';
 import { type OpContext, type OpSpec, declare, dtypeOf, rankOf, shapeOf } from './declare.js';
 import { checkFoldedSize, hostBroadcast, hostConcat, hostSlice, hostTensor, hostTranspose } from './host.js';
 
@@ -120,14 +121,7 @@ function split(c: OpContext): Value[] {
 function expand(c: OpContext): Value[] {
   const x = c.input(0);
   const target = c.hostInts(1);
-  const s = shapeOf(x);
-  const n = Math.max(s.length, target.length);
-  const out = Array.from({ length: n }, (_, i) => {
-    const a = s[s.length - n + i] ?? 1;
-    const b = target[target.length - n + i] ?? 1;
-    if (a !== b && a !== 1 && b !== 1) c.fail(`cannot expand [${s}] to [${target}]: dimension ${i} is ${a} against ${b}`);
-    return a === 1 ? b : a;
-  });
+  const out = broadcastShapes('Expand', shapeOf(x), target);
   return [c.isHost(x) ? hostBroadcast(x, out) : np.broadcastTo(x, out)];
 }
 
