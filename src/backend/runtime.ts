@@ -147,22 +147,17 @@ async function loadOrt(name: RuntimeName, level: LogLevel): Promise<Ort> {
 
 const ortTypeOf: Record<string, DType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool' };
 
-function toOrt(ort: Ort, t: Tensor): unknown {
+/**
+ * A host tensor as a feed, over the same memory. onnxruntime-node's native run reads a feed's
+ * type, dims, location and data and checks them itself (the data's array type and length against
+ * the type and dims), so it gets them as a plain record: an onnxruntime Tensor would check them
+ * once more in JS on every new input. onnxruntime-web gets its own Tensor.
+ */
+function feedOf(ort: Ort, runtime: RuntimeName, t: Tensor): unknown {
+  if (runtime === 'node') return { type: t.dtype, dims: t.shape, location: 'cpu', data: t.data };
   return new ort.Tensor(t.dtype, t.data, [...t.shape]);
 }
 
-/**
- * onnxruntime tensors wrap the host tensor's memory without copying, so one wrapper per host tensor
- * is kept and reused: repeated calls with the same parameters skip onnxruntime's tensor validation.
- */
-const ortTensors = new WeakMap<Ort, WeakMap<Tensor, unknown>>();
-function ortTensorOf(ort: Ort, t: Tensor): unknown {
-  let m = ortTensors.get(ort);
-  if (!m) ortTensors.set(ort, (m = new WeakMap()));
-  let o = m.get(t);
-  if (!o) m.set(t, (o = toOrt(ort, t)));
-  return o;
-}
 export function fromOrt(x: any): Tensor {
   const dtype = ortTypeOf[x.type];
   if (!dtype) throw new OnnxError(`output of type ${x.type} is not supported`);
@@ -348,11 +343,26 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, w
   };
   const inputNames: string[] = s.inputNames;
   const outputNames: string[] = s.outputNames;
-  let lastInputs: Tensor[] | undefined;
+  // the feeds of the last run, input by input: an input that is the same host tensor as last time
+  // (the parameters of a repeated call) keeps its feed
+  const lastInputs: (Tensor | undefined)[] = inputNames.map(() => undefined);
   let lastFeeds: Record<string, unknown> = {};
   const failed = (e: unknown) => {
     throw runError(e, what);
   };
+  const outputsOf = (out: Record<string, unknown>) => {
+    const ts: Tensor[] = new Array(outputNames.length);
+    for (let i = 0; i < outputNames.length; i++) ts[i] = fromOrt(out[outputNames[i]!]);
+    return ts;
+  };
+  // onnxruntime-common's run checks the feeds' names, builds the fetches and re-wraps the results
+  // on every call; the session handler it calls takes them directly (the native run checks the
+  // tensors), so in-process node sessions call it with fetches built once
+  const handler = runtime === 'node' && typeof s.handler?.run === 'function' ? s.handler : undefined;
+  const fetches: Record<string, null> = Object.fromEntries(outputNames.map((n) => [n, null]));
+  const runOptions = {};
+  const runFeeds = (feeds: Record<string, unknown>): Promise<Record<string, unknown>> =>
+    handler ? handler.run(feeds, fetches, runOptions) : s.run(feeds);
   return {
     runtime,
     provider,
@@ -362,15 +372,19 @@ function wrapSession(ort: Ort, s: any, runtime: RuntimeName, provider: string, w
     run(inputs, limits) {
       if (limits && (limits.timeoutMs !== undefined || limits.signal)) return Promise.reject(inProcessLimitsError());
       if (inputs.length !== inputNames.length) return Promise.reject(new OnnxError(`${what}: the session takes ${inputNames.length} inputs, got ${inputs.length}`));
-      // the same host tensors as last time (a repeated call) reuse the same feeds
-      let same = lastInputs !== undefined;
-      for (let i = 0; same && i < inputs.length; i++) same = lastInputs![i] === inputs[i];
-      if (!same) {
-        lastFeeds = {};
-        for (let i = 0; i < inputNames.length; i++) lastFeeds[inputNames[i]!] = ortTensorOf(ort, inputs[i]!);
-        lastInputs = [...inputs];
+      let changed = false;
+      for (let i = 0; i < inputs.length; i++) {
+        const t = inputs[i]!;
+        if (t === lastInputs[i]) continue;
+        if (!changed) {
+          // a run in flight may still read the previous feeds object: never change it
+          lastFeeds = { ...lastFeeds };
+          changed = true;
+        }
+        lastInputs[i] = t;
+        lastFeeds[inputNames[i]!] = feedOf(ort, runtime, t);
       }
-      return s.run(lastFeeds).then((out: Record<string, unknown>) => outputNames.map((n) => fromOrt(out[n])), failed);
+      return runFeeds(lastFeeds).then(outputsOf, failed);
     },
     endProfiling,
     async release() {

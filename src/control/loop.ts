@@ -27,6 +27,8 @@ interface WhileParams {
    * comes out as [maxTrips, ...], zero after the trips taken. Needs maxTrips > 0.
    */
   nScan?: number;
+  /** 'taken': the recorded rows are those of the trips taken only, not padded to maxTrips (see whileScan). */
+  scanRows?: 'maxTrips' | 'taken';
   [k: string]: unknown;
 }
 
@@ -71,6 +73,7 @@ export const whileLoopP = definePrimitive<WhileParams>({
     );
     const trips = p.maxTrips > 0 ? ctx.scalar(p.maxTrips, 'int64') : '';
     const outs = ctx.node('Loop', [trips, cond0, ...state], { body: { graph } }, p.nState + scanAvals.length);
+    if (p.scanRows === 'taken') return outs;
     // a scan output has one row per trip taken: pad it to maxTrips rows
     const padded = outs.slice(p.nState).map((scan, i) => {
       const rank = scanAvals[i]!.shape.length + 1;
@@ -143,8 +146,13 @@ export function whileLoop<S>(condFn: (s: S) => Value, bodyFn: (s: S) => S, init:
 /**
  * whileLoop that also records a pytree of values on every trip: `body` returns [next state, record].
  * Each recorded leaf comes back stacked as [maxTrips, ...], rows after the trips taken zero.
+ *
+ * `rows: 'taken'` leaves out the padding (writing maxTrips rows costs more than the trips when
+ * few are taken): the records then hold the rows of the trips taken only, though the graph still
+ * types them [maxTrips, ...]. Read such records only at rows below the trip count (e.g. with take
+ * in a loop over the trips taken), and never by their shape.
  */
-export function whileScan<S, R>(condFn: (s: S) => Value, bodyFn: (s: S) => [S, R], init: S, opts: { maxTrips: number }): { state: S; records: R } {
+export function whileScan<S, R>(condFn: (s: S) => Value, bodyFn: (s: S) => [S, R], init: S, opts: { maxTrips: number; rows?: 'maxTrips' | 'taken' }): { state: S; records: R } {
   if (!(opts.maxTrips > 0)) throw new TraceError('whileScan: maxTrips must be a positive bound (it sizes the records)');
   const [leaves, def] = treeFlatten<Value>(init);
   const avals: Aval[] = leaves.map(avalOf);
@@ -161,6 +169,7 @@ export function whileScan<S, R>(condFn: (s: S) => Value, bodyFn: (s: S) => [S, R
   const outs = bind(whileLoopP, [...leaves, ...cond.captured, ...body.captured], {
     cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, maxTrips: opts.maxTrips,
     nScan: body.graph.outputs.length - leaves.length,
+    ...(opts.rows === 'taken' ? { scanRows: 'taken' as const } : {}),
   });
   return { state: treeUnflatten<S>(def, outs.slice(0, leaves.length)), records: treeUnflatten<R>(recDef!, outs.slice(leaves.length)) };
 }

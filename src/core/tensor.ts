@@ -11,10 +11,22 @@ export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1)
  * A host tensor: a flat typed array, a shape and a dtype. Immutable by convention.
  * `view()` gives an ndarray over the same memory for host-side work.
  */
+/**
+ * `allFinite`, remembered per tensor once true (tensors are immutable by convention): what jit
+ * checks its inputs with, so a tensor passed again, or checked before, is not read again.
+ */
+export let finiteOnce: (t: Tensor) => boolean;
+
 export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;
   readonly data: AnyTypedArray;
+  /** Found finite by `finiteOnce` (a private field: invisible to callers and to equality checks). */
+  #finite = false;
+
+  static {
+    finiteOnce = (t) => t.#finite || (t.#finite = allFinite(t));
+  }
 
   constructor(dtype: DType, shape: Shape, data?: AnyTypedArray) {
     const size = sizeOf(shape);

@@ -3,7 +3,7 @@
  * ONNX and cache the onnxruntime session. Inside another trace a jitted function is inlined, so
  * transforms see through it (vjp of a jit, jit of a grad, ...).
  */
-import { allFinite, Tensor } from '../core/tensor.js';
+import { finiteOnce, Tensor } from '../core/tensor.js';
 import { NonFiniteError, TraceError } from '../core/errors.js';
 import { type Aval, avalKey, type Graph } from '../core/ir.js';
 import { matchLeaves, treeDefKey, treeFlatten, treePaths, treeUnflatten, type TreeDef } from '../core/pytree.js';
@@ -174,23 +174,19 @@ function sameLeaves(known: unknown[], leaves: unknown[]): boolean {
 const NO_TAPS: TapValues = Object.freeze({}) as TapValues;
 
 /**
- * Tensors already found finite. Tensors are immutable by convention, so each is checked once;
- * a training loop that feeds new tensors pays one pass over each, a repeated call pays nothing.
+ * Throw on a non-finite input. Tensors are immutable by convention, so each is checked once
+ * (`finiteOnce`): a training loop that feeds new tensors pays one pass over each, a repeated call
+ * pays nothing.
  */
-const knownFinite = new WeakSet<Tensor>();
-
 function checkInputs(args: unknown[], leaves: unknown[]): void {
   for (let i = 0; i < leaves.length; i++) {
     const l = leaves[i];
-    if (!(l instanceof Tensor) || knownFinite.has(l)) continue;
-    if (allFinite(l)) knownFinite.add(l);
-    else {
-      const path = treePaths(treeFlatten(args)[1])[i];
-      throw new NonFiniteError(
-        `input ${path} (${l.dtype}[${l.shape}]) holds NaN or Inf, which would poison every result. ` +
-          'Fix the data, or pass { checkFinite: false } to jit to allow it.',
-      );
-    }
+    if (!(l instanceof Tensor) || finiteOnce(l)) continue;
+    const path = treePaths(treeFlatten(args)[1])[i];
+    throw new NonFiniteError(
+      `input ${path} (${l.dtype}[${l.shape}]) holds NaN or Inf, which would poison every result. ` +
+        'Fix the data, or pass { checkFinite: false } to jit to allow it.',
+    );
   }
 }
 

@@ -1,13 +1,15 @@
 /**
  * Staging a function for compilation, shared by jit and ONNX export: trace it on its arguments'
- * tensor leaves, turn its taps (solver statistics) into trailing outputs, and expand every
- * primitive that has no lowering. The result is the whole graph that will run.
+ * tensor leaves, turn its taps (solver statistics) into trailing outputs, expand every primitive
+ * that has no lowering and drop the equations no output needs. The result is the whole graph that
+ * will run.
  */
 import { TraceError } from '../core/errors.js';
 import type { Graph } from '../core/ir.js';
 import type { Target } from '../core/primitive.js';
 import type { TreeDef } from '../core/pytree.js';
 import { expandGraph } from './expand.js';
+import { pruneGraph } from './prune.js';
 import { traceArgs } from './traceArgs.js';
 
 export interface Staged {
@@ -30,7 +32,7 @@ export function stage(fn: (...args: any[]) => unknown, args: unknown[], caller: 
   if (captured.length) throw new TraceError(`${caller}: the function closed over a traced value from an enclosing transform; pass it as an argument`);
   const withTaps: Graph = { ...g, outputs: [...g.outputs, ...g.taps.flatMap((t) => t.atoms)], taps: [] };
   return {
-    graph: expandGraph(withTaps, target),
+    graph: pruneGraph(expandGraph(withTaps, target)),
     outDef,
     nOut: g.outputs.length,
     taps: g.taps.map((t) => ({ label: t.label, names: t.names })),

@@ -9,7 +9,7 @@ import { ruleOf, Undefined, type Value } from '../core/primitive.js';
 import { bind, readAtom, retap } from '../core/trace.js';
 import { add } from '../ops/elementwise.js';
 import { jvpGraph } from './jvp.js';
-import { zerosOf } from '../ops/shape.js';
+import { reshape, reshapeP, zerosOf } from '../ops/shape.js';
 
 /** A graph split into its non-linear part (already evaluated) and its linear part (replayable). */
 export interface Linearized {
@@ -25,11 +25,27 @@ export interface Linearized {
  * Split `g` at its linear inputs (`linear[i]`): the non-linear equations are evaluated now, in the
  * current trace, on `inputs`; the linear ones can then be applied (forward) or transposed as often
  * as needed — e.g. inside a solver loop, where the non-linear values are captured once.
+ *
+ * `known[j]`, where given, is the value of output j, computed before (a recorded forward pass):
+ * the equations read it in place of the value they would compute, so that the computation becomes
+ * dead and is pruned (see prune.ts) unless something else needs it.
  */
-export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly (Value | null)[]): Linearized {
+export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly (Value | null)[], known?: readonly (Value | undefined)[]): Linearized {
   const isLin = new Set<Var>();
   const env = new Map<Var, Value>();
   g.inputs.forEach((v, i) => (linear[i] ? isLin.add(v) : env.set(v, inputs[i]!)));
+  const given = new Map<Var, Value>();
+  known?.forEach((k, j) => {
+    const a = g.outputs[j];
+    if (k !== undefined && a instanceof Var) given.set(a, k);
+  });
+  // a known reshape's input is known too (a cell on [B, ...] is solved as a map on [B, d])
+  for (let i = g.eqns.length - 1; i >= 0; i--) {
+    const e = g.eqns[i]!;
+    const k = e.prim === reshapeP ? given.get(e.outputs[0]!) : undefined;
+    const x = e.inputs[0];
+    if (k !== undefined && x instanceof Var && !given.has(x)) given.set(x, reshape(k, x.aval.shape));
+  }
   const linEqns: Eqn[] = [];
   for (const e of g.eqns) {
     if (e.inputs.some((a) => a instanceof Var && isLin.has(a))) {
@@ -37,7 +53,7 @@ export function linearize(g: Graph, linear: readonly boolean[], inputs: readonly
       linEqns.push(e);
     } else {
       const outs = bind(e.prim, e.inputs.map((a) => readAtom(env, a)), e.params);
-      e.outputs.forEach((v, i) => env.set(v, outs[i]!));
+      e.outputs.forEach((v, i) => env.set(v, given.get(v) ?? outs[i]!));
     }
   }
   for (const t of g.taps) if (t.atoms.every((a) => !(a instanceof Var) || !isLin.has(a))) retap(t, (a) => readAtom(env, a));
@@ -106,8 +122,9 @@ export function transposeInterpret(
   linear: readonly boolean[],
   inputs: readonly (Value | null)[],
   cts: readonly (Value | null)[],
+  known?: readonly (Value | undefined)[],
 ): { outs: (Value | undefined)[]; inputCts: (Value | null)[] } {
-  const lin = linearize(g, linear, inputs);
+  const lin = linearize(g, linear, inputs, known);
   const linCts = lin.transpose([...cts]);
   let k = 0;
   return { outs: lin.outs, inputCts: g.inputs.map((_, i) => (linear[i] ? linCts[k++]! : null)) };
@@ -115,17 +132,20 @@ export function transposeInterpret(
 
 /**
  * The VJP of `g` evaluated in the current trace: forward values of the outputs and the
- * cotangents of the inputs marked in `mask` (zeros where no gradient flows).
+ * cotangents of the inputs marked in `mask` (zeros where no gradient flows; null instead with
+ * `symbolicZeros`). `known` gives outputs computed before, as in `linearize`.
  */
-export function vjpInterpret(g: Graph, mask: readonly boolean[], primals: readonly Value[], cts: readonly (Value | null)[]): [Value[], Value[]] {
+export function vjpInterpret(g: Graph, mask: readonly boolean[], primals: readonly Value[], cts: readonly (Value | null)[], known?: readonly (Value | undefined)[]): [Value[], Value[]];
+export function vjpInterpret(g: Graph, mask: readonly boolean[], primals: readonly Value[], cts: readonly (Value | null)[], known: readonly (Value | undefined)[] | undefined, symbolicZeros: true): [Value[], (Value | null)[]];
+export function vjpInterpret(g: Graph, mask: readonly boolean[], primals: readonly Value[], cts: readonly (Value | null)[], known?: readonly (Value | undefined)[], symbolicZeros = false): [Value[], (Value | null)[]] {
   const jg = jvpGraph(g, mask);
   const n = g.inputs.length;
   const nOut = g.outputs.length;
   const nTan = mask.filter(Boolean).length;
   const linear = [...Array(n).fill(false), ...Array(nTan).fill(true)];
-  const { outs, inputCts } = transposeInterpret(jg, linear, [...primals, ...Array(nTan).fill(null)], [...Array(nOut).fill(null), ...cts]);
+  const { outs, inputCts } = transposeInterpret(jg, linear, [...primals, ...Array(nTan).fill(null)], [...Array(nOut).fill(null), ...cts], known);
   const tanAvals = jg.inputs.slice(n).map((v) => v.aval);
-  const grads = inputCts.slice(n).map((c, i) => c ?? zerosOf(tanAvals[i]!.shape, tanAvals[i]!.dtype));
+  const grads = inputCts.slice(n).map((c, i) => c ?? (symbolicZeros ? null : zerosOf(tanAvals[i]!.shape, tanAvals[i]!.dtype)));
   return [outs.slice(0, nOut) as Value[], grads];
 }
 
