@@ -297,14 +297,14 @@ async function main(): Promise<void> {
     out(`summary, median (min–max) over ${opts.repeats} repeat(s):`);
     out(table(['side', 'train s/1k', 'epoch s', 'fwd iters', 'bwd iters', 'ms/iter', '× FLOP floor', 'peak RSS MB', 'kernels per step', 'ratio (this / library)'], sumRows, 1));
     if (row === 'newton') {
-      out('newton: the library\'s backward is an Anderson solve on VJPs (bwd iters are its iterations); PyTorch\'s is the tutorial\'s one dense solve with Jᵀ (counted as 1)');
+      out('newton: both sides\' backward is the tutorial\'s one dense solve with Jᵀ (bwd iters: the library\'s count, 1 dense step; PyTorch\'s counted as 1)');
       // the time of a smaller epoch too: 2,000 training + 2,000 test samples (as `--train-limit 2000` runs)
       out(`newton: an epoch of 2,000 training + 2,000 test samples = 2 × train s/1k + 2 × eval s/1k: ${ss.map((side) => {
         const os = (bench[`${row}/${side.key}`] ?? []).filter((o) => o.ok);
         return `${side.label} ${mr(os.map((o) => 2 * o.data[0]!.s_per_1k + 2 * o.data[0]!.eval_s_per_1k), 1, ' s')}`;
       }).join('; ')}`);
     }
-    if (row === 'fwd') out('fwd: the library unrolls all 200 iterations into the graph and keeps the converged iterate (fwd iters counts the iterations until convergence); PyTorch stops at convergence; bwd iters = fwd iters (one VJP per iteration)');
+    if (row === 'fwd') out('fwd: both sides stop at convergence (at most 200 iterations); the library records the iterates of the iterations that ran and backpropagates through exactly those; bwd iters = fwd iters (one VJP per iteration)');
   }
 
   // kernels per step, by op type
