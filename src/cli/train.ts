@@ -3,7 +3,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { InputError } from '../core/errors.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import { type BackwardMode, type FixedPointOptions, SOLVE_DEFAULTS, type SolverName } from '../solvers/index.js';
-import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
+import { deqPresets, modelNames, type ModelName, stripUndefined } from '../nn/models.js';
 import { loadData } from '../train/data.js';
 import { type OptimizerName, type ScheduleName, type TrainConfig, trainRun, validateConfig, CHECKPOINT_FILE } from '../train/run.js';
 import { prepareRunDir } from '../train/rundir.js';
@@ -191,7 +191,7 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
 }
 
 const describeDeq = (preset: FixedPointOptions, deq: FixedPointOptions): string => {
-  const d = { ...preset, ...Object.fromEntries(Object.entries(deq).filter(([, v]) => v !== undefined)) } as FixedPointOptions;
+  const d: FixedPointOptions = { ...preset, ...stripUndefined(deq) };
   const bw = typeof d.backward === 'object' ? `phantom(${d.backward.phantom})` : d.backward;
   return `solver ${d.solver} (tol ${d.tol}, max ${d.maxIter} iterations), backward ${bw}`;
 };

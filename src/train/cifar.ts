@@ -46,11 +46,8 @@ function decodeRecords(bytes: Uint8Array, file: string, pixels: Float32Array, la
   return null;
 }
 
-/**
- * Read CIFAR-10 record files into one Dataset: float32 images [N, 3, 32, 32] in [0, 1] and int64
- * labels [N]. Every file's size is checked before anything is allocated.
- */
-export function readCifarFiles(files: readonly string[]): E.Either<InputError, Dataset> {
+/** Each file's size, checked: present and a whole number of records; the first problem otherwise. */
+function checkedSizes(files: readonly string[]): E.Either<InputError, number[]> {
   const sizes: number[] = [];
   for (const f of files) {
     if (!existsSync(f)) return E.left(new InputError(`${f}: missing; CIFAR-10 needs ${[...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE].join(', ')}: ${GET_IT}`));
@@ -59,6 +56,11 @@ export function readCifarFiles(files: readonly string[]): E.Either<InputError, D
     if (problem) return E.left(new InputError(problem));
     sizes.push(size);
   }
+  return E.right(sizes);
+}
+
+/** Decode files whose sizes were checked into one Dataset. */
+function decodeFiles(files: readonly string[], sizes: readonly number[]): E.Either<InputError, Dataset> {
   const total = sizes.reduce((a, s) => a + s / CIFAR_RECORD_BYTES, 0);
   const pixels = new Float32Array(total * CIFAR_IMAGE_BYTES);
   const labels = new BigInt64Array(total);
@@ -73,19 +75,28 @@ export function readCifarFiles(files: readonly string[]): E.Either<InputError, D
   return E.right({ images: new Tensor('float32', [total, 3, 32, 32], pixels), labels: new Tensor('int64', [total], labels) });
 }
 
+/**
+ * Read CIFAR-10 record files into one Dataset: float32 images [N, 3, 32, 32] in [0, 1] and int64
+ * labels [N]. Every file's size is checked before anything is allocated.
+ */
+export function readCifarFiles(files: readonly string[]): E.Either<InputError, Dataset> {
+  const sizes = checkedSizes(files);
+  return E.isLeft(sizes) ? sizes : decodeFiles(files, sizes.right);
+}
+
 /** Train (the five data batches, 50,000 images) and test (test_batch.bin, 10,000) from a CIFAR-10 binary folder. */
 export function loadCifarFolder(dir: string): E.Either<InputError, DataSplit> {
   const folder = cifarFolder(dir) ?? dir;
   const missing = [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE].filter((f) => !existsSync(join(folder, f)));
   if (missing.length) return E.left(new InputError(`${folder}: no ${missing.join(', ')}; CIFAR-10 needs all six batch files: ${GET_IT}`));
+  const trainFiles = CIFAR_TRAIN_FILES.map((f) => join(folder, f));
+  const testFiles = [join(folder, CIFAR_TEST_FILE)];
   // all six sizes are checked before the training set (614 MB as float32) is allocated
-  for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
-    const problem = sizeProblem(join(folder, f), statSync(join(folder, f)).size);
-    if (problem) return E.left(new InputError(problem));
-  }
-  const train = readCifarFiles(CIFAR_TRAIN_FILES.map((f) => join(folder, f)));
+  const sizes = checkedSizes([...trainFiles, ...testFiles]);
+  if (E.isLeft(sizes)) return sizes;
+  const train = decodeFiles(trainFiles, sizes.right.slice(0, trainFiles.length));
   if (E.isLeft(train)) return train;
-  const test = readCifarFiles([join(folder, CIFAR_TEST_FILE)]);
+  const test = decodeFiles(testFiles, sizes.right.slice(trainFiles.length));
   if (E.isLeft(test)) return test;
   return E.right({ train: train.right, test: test.right, source: `CIFAR-10 (${folder})` });
 }

@@ -11,7 +11,7 @@ import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadCheckpoint, treeMismatch, type Checkpoint } from './checkpoint.js';
 import { CheckpointError, SettingError } from './errors.js';
 import { shortHash } from './cellSource.js';
-import type { EpochMetrics, TrainConfig } from './loop.js';
+import { type EpochMetrics, type TrainConfig, validateConfig } from './loop.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.deq';
 export const METRICS_FILE = 'metrics.json';
@@ -47,9 +47,25 @@ export interface SavedRun extends RunTrees {
   meta: Record<string, unknown>;
 }
 
-/** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation). */
-const OPTIONAL_METRIC_KEYS: readonly string[] = ['jacPenalty', 'jacSteps'];
+/** Metrics only some runs report (the Jacobian penalty, with Jacobian regularisation; the test error per epoch, in benchmarks). */
+const OPTIONAL_METRIC_KEYS = ['jacPenalty', 'jacSteps', 'testError'] as const;
 const METRIC_KEYS = ['lr', 'trainError', 'trainLoss', 'forwardIters', 'backwardIters', 'valError', 'valLoss', 'valForwardIters', 'seconds', 'steps', 'skipped', 'unconverged'] as const;
+
+/** One saved history entry as EpochMetrics, every metric a number (JSON's null read as NaN); a reason when it is not. */
+function readEpoch(h: unknown, i: number): EpochMetrics | string {
+  if (typeof h !== 'object' || h === null || (h as { epoch?: unknown }).epoch !== i + 1) return `history entry ${i} is not epoch ${i + 1}`;
+  const saved = h as Record<string, unknown>;
+  const m: Partial<EpochMetrics> = { epoch: i + 1 };
+  for (const k of [...METRIC_KEYS, ...OPTIONAL_METRIC_KEYS]) {
+    const v = saved[k];
+    if (v === undefined && (OPTIONAL_METRIC_KEYS as readonly string[]).includes(k)) continue;
+    // JSON writes NaN (an epoch whose steps were all skipped) as null
+    if (v !== null && typeof v !== 'number') return `history entry ${i} has ${k} ${JSON.stringify(v)}`;
+    m[k] = v ?? NaN;
+  }
+  // every required key was set above
+  return m as EpochMetrics;
+}
 
 /** The saved config and per-epoch history, checked; a reason string when they do not hold up. */
 export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfig; history: EpochMetrics[] } | string {
@@ -68,21 +84,17 @@ export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfi
       typeof inputs === 'object' && inputs !== null && typeof inputs.z === 'string' && typeof inputs.x === 'string';
     if (!ok) return `cell source ${JSON.stringify(config.cell)} for model ${JSON.stringify(config.model)} in its configuration`;
   }
+  // the fields checked above have their types; validateConfig checks every number's range
+  const valid = validateConfig(config as Partial<TrainConfig> as TrainConfig);
+  if (E.isLeft(valid)) return `its configuration: ${valid.left.message}`;
   if (!Array.isArray(meta.history)) return 'no epoch history';
   const history: EpochMetrics[] = [];
   for (const [i, h] of meta.history.entries()) {
-    if (typeof h !== 'object' || h === null || (h as { epoch?: unknown }).epoch !== i + 1) return `history entry ${i} is not epoch ${i + 1}`;
-    const m: Record<string, number> = { epoch: i + 1 };
-    for (const k of [...METRIC_KEYS, ...OPTIONAL_METRIC_KEYS]) {
-      const v = (h as Record<string, unknown>)[k];
-      if (v === undefined && OPTIONAL_METRIC_KEYS.includes(k)) continue;
-      // JSON writes NaN (an epoch whose steps were all skipped) as null
-      if (v !== null && typeof v !== 'number') return `history entry ${i} has ${k} ${JSON.stringify(v)}`;
-      m[k] = v ?? NaN;
-    }
-    history.push(m as unknown as EpochMetrics);
+    const m = readEpoch(h, i);
+    if (typeof m === 'string') return m;
+    history.push(m);
   }
-  return { config: config as unknown as TrainConfig, history };
+  return { config: valid.right, history };
 }
 
 /**
