@@ -198,11 +198,18 @@ async function main(): Promise<void> {
     }
     if (opts.overheadCalls > 0) {
       for (const l of libs) {
-        const o = tsx(join(l.dir, 'bench', 'overhead.ts'), [String(opts.overheadCalls)], l.dir, false);
+        // one repeat per peer repeat; --json where the checkout's script has it (older ones print a table, read as text)
+        const o = tsx(join(l.dir, 'bench', 'overhead.ts'), [String(opts.overheadCalls), '--repeats', '1', '--no-options', '--json'], l.dir, false);
         const text = o.stdout;
         if (!o.ok) note(`  overhead ${l.key} failed: ${o.error}`);
-        const lib = text.match(/^library\s+[\d.]+ µs\s+([\d.]+)$/m), fresh = text.match(/^library, a new z tensor each call\s+[\d.]+ µs\s+([\d.]+)$/m);
-        (overhead[l.key] ??= []).push({ lib: lib ? Number(lib[1]) : NaN, fresh: fresh ? Number(fresh[1]) : NaN });
+        const line = text.split('\n').find((t) => t.startsWith('{"calls"'));
+        if (line) {
+          const j = JSON.parse(line) as { fresh: number[]; same: number[] };
+          (overhead[l.key] ??= []).push({ lib: j.same[0] ?? NaN, fresh: j.fresh[0] ?? NaN });
+        } else {
+          const lib = text.match(/^library\s+[\d.]+ µs\s+([\d.]+)$/m), fresh = text.match(/^library, a new z tensor each call\s+[\d.]+ µs\s+([\d.]+)$/m);
+          (overhead[l.key] ??= []).push({ lib: lib ? Number(lib[1]) : NaN, fresh: fresh ? Number(fresh[1]) : NaN });
+        }
       }
     }
   }
@@ -326,7 +333,7 @@ async function main(): Promise<void> {
     out('');
     out(`## Per-call overhead over a bare session.run (bench/overhead.ts of each checkout, ${opts.overheadCalls} calls per candidate, ratio to bare)`);
     out(table(['checkout', ...Array.from({ length: opts.repeats }, (_, i) => `repeat ${i + 1}`), 'median (min–max)'], Object.entries(overhead).flatMap(([k, v]) => [
-      [`${k}: library`, ...v.map((x) => fmt(x.lib, 3)), mr(v.map((x) => x.lib), 3)],
+      [`${k}: the same tensors each call`, ...v.map((x) => fmt(x.lib, 3)), mr(v.map((x) => x.lib), 3)],
       [`${k}: a new input tensor each call`, ...v.map((x) => fmt(x.fresh, 3)), mr(v.map((x) => x.fresh), 3)],
     ])));
   }
