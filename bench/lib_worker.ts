@@ -76,6 +76,8 @@ async function bench(lib: Lib, c: LibWorkerConfig): Promise<void> {
       bwd.push(bwdIters(c.row, f, s.report.backward?.iterations));
     }
   }
+  // the peak of the training steps alone: evaluation compiles a second graph, with its own session and arena
+  const trainPeak = rssMB();
   const evalTimes: number[] = [], evalFwd: number[] = [];
   let first = true;
   for (const { x, y } of train.batches(data.test, r.evalBatch, { dropLast: true })) {
@@ -95,7 +97,7 @@ async function bench(lib: Lib, c: LibWorkerConfig): Promise<void> {
     side: 'library', row: c.row, threads: c.threads, batch: r.batch, steps, warmup: c.warmup ?? 3,
     step_ms: step, s_per_1k: step / r.batch, step_ms_all: times,
     eval_batch: r.evalBatch, eval_ms: ev, eval_s_per_1k: ev / r.evalBatch,
-    peak_rss_mb: rssMB(), base_rss_mb: base, fwd_iters: mean(fwd), bwd_iters: mean(bwd), eval_fwd_iters: mean(evalFwd),
+    peak_rss_mb: rssMB(), train_peak_rss_mb: trainPeak, base_rss_mb: base, fwd_iters: mean(fwd), bwd_iters: mean(bwd), eval_fwd_iters: mean(evalFwd),
     first_step_ms: times[0],
   });
 }

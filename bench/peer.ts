@@ -311,6 +311,11 @@ async function main(): Promise<void> {
         return `${side.label} ${mr(os.map((o) => 2 * o.data[0]!.s_per_1k + 2 * o.data[0]!.eval_s_per_1k), 1, ' s')}`;
       }).join('; ')}`);
     }
+    {
+      // the library's evaluation compiles a second graph with its own session and memory arena
+      const lib = (bench[`${row}/library`] ?? []).filter((o) => o.ok && o.data[0]!.train_peak_rss_mb !== undefined);
+      if (lib.length) out(`${row}: library peak RSS of the training steps alone, before the evaluation graph is compiled: ${mr(lib.map((o) => o.data[0]!.train_peak_rss_mb!), 0)} MB`);
+    }
     if (row === 'fwd') out('fwd: both sides stop at convergence (at most 200 iterations); the library records the iterates of the iterations that ran and backpropagates through exactly those; bwd iters = fwd iters (one VJP per iteration)');
   }
 
