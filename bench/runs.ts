@@ -17,6 +17,11 @@ interface Eval { iterations: { median: number; mean: number; p90: number; max: n
 const args = process.argv.slice(2);
 const markdown = args.includes('--markdown');
 const dirs = args.filter((a) => a !== '--markdown');
+const notRuns = dirs.filter((d) => !existsSync(`${d}/metrics.json`));
+if (notRuns.length) {
+  console.error(`not run folders of deq train (no metrics.json): ${notRuns.join(', ')}`);
+  process.exit(2);
+}
 if (dirs.length === 0) {
   console.error('usage: npx tsx bench/runs.ts RUN_DIR... [--markdown]  (run folders of deq train, each with eval.json from deq eval --json)');
   process.exit(2);
