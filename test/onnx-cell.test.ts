@@ -15,6 +15,7 @@ import { replaceInitializers } from '../src/onnx/initializers.js';
 import { tensorFromProto } from '../src/onnx/proto.js';
 import { treeFlatten, treeUnflatten } from '../src/core/pytree.js';
 import { crossEntropyLoss } from '../src/train/losses.js';
+import { cellModelOf, cellSourceOf } from '../src/train/cellSource.js';
 import { relErr } from './helpers/gradcheck.js';
 import { tanhCellBytes } from './helpers/onnx-cell.js';
 
@@ -76,6 +77,33 @@ describe('readOnnxCell: which inputs are z and x', () => {
     expect(() => readOnnxCell(three, { what: 'c.onnx' })).toThrow('c.onnx has 3 inputs (z: float32[?, 3], x: float32[?, 3], bias: float32[?, 3]); a cell takes two, the state z and the injected input x');
     expect(() => readOnnxCell(tanhCellBytes(), { what: 'c.onnx', inputs: { z: 'z', x: 'u' } })).toThrow('c.onnx has no input named u; its inputs are z: float32[?, 3], x: float32[?, 3]');
     expect(() => readOnnxCell(tanhCellBytes(), { inputs: { z: 'z', x: 'z' } })).toThrow(/two different inputs/);
+  });
+});
+
+describe('cellSourceOf and cellModelOf: a cell file read once', () => {
+  const bytes = tanhCellBytes();
+  const read = cellSourceOf('c.onnx', bytes);
+  const deq = { solver: 'forward' as const, maxIter: 5 };
+
+  it('the model takes the cell already read (not imported again); from bytes it imports them', () => {
+    // a read cell marked by a changed initializer: a model on it starts from the mark, one from the bytes does not
+    const marked = cellSourceOf('c.onnx', bytes);
+    const first = Object.values(marked.cell.imported.params)[0]!;
+    (first.data as Float32Array).fill(7);
+    const fromRead = cellModelOf(marked.source, marked, deq, DIGITS).init(new Rng(0)).params as OnnxCellParams<Tensor>;
+    const fromBytes = cellModelOf(marked.source, bytes, deq, DIGITS).init(new Rng(0)).params as OnnxCellParams<Tensor>;
+    expect(Object.values(fromRead.cell)[0]!.toArray().every((v) => v === 7)).toBe(true);
+    expect(Object.values(fromBytes.cell)[0]!.toArray()).toEqual(Object.values(read.cell.imported.params)[0]!.toArray());
+    expect(Object.values(fromBytes.cell)[0]!.toArray().some((v) => v !== 7)).toBe(true);
+  });
+
+  it('refuses a read cell or bytes of another file, and a read cell with other z and x', () => {
+    const other = cellSourceOf('d.onnx', tanhCellBytes({ inputs: [['z', ['b', 4]], ['x', ['b', 4]]], output: ['z_next', ['b', 4]] }));
+    expect(() => cellModelOf(read.source, other, deq, DIGITS)).toThrow(/the bytes given for the cell c.onnx have sha256 .*, the configuration names/);
+    expect(() => cellModelOf(read.source, other.bytes, deq, DIGITS)).toThrow(/the bytes given for the cell c.onnx have sha256/);
+    const swapped = { ...read.source, inputs: { z: 'x', x: 'z' } };
+    expect(() => cellModelOf(swapped, read, deq, DIGITS)).toThrow('the cell c.onnx was read with z = z and x = x, the configuration names z = x and x = z');
+    expect(() => cellModelOf(read.source, undefined, deq, DIGITS)).toThrow(/was not given its bytes/);
   });
 });
 

@@ -4,15 +4,16 @@ import { dirname, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { DeqError } from '../core/errors.js';
 import { sizeOf, type Tensor } from '../core/tensor.js';
-import { cellShapes, type CellInputNames, type ImageShape, type OnnxCell, writeBackCell } from '../nn/onnxCell.js';
-import { type CellSource, cellSourceOf, shortHash } from '../train/cellSource.js';
+import { cellShapes, type CellInputNames, type ImageShape, writeBackCell } from '../nn/onnxCell.js';
+import { type CellFile, cellSourceOf, shortHash } from '../train/cellSource.js';
 import { readBytes, writeAtomic } from '../util/fs.js';
 import { ensureWritableDir } from '../util/outdir.js';
 
 /** The trained cell's file in the run folder unless --cell-out (train) or --out (export) names another. */
 export const TRAINED_CELL_FILE = 'trained-cell.onnx';
 
-export interface LoadedCell { source: CellSource; cell: OnnxCell; bytes: Uint8Array }
+/** A cell file the command read (once: hashed and imported). */
+export type LoadedCell = CellFile;
 
 /** Read and import a cell file; a message naming the problem (and the flag) when it cannot be used. */
 export async function readCellFile(file: string, inputs?: CellInputNames, hint = '--cell takes an .onnx file (--cell)', flags = inputs ? '--cell, --cell-inputs' : '--cell'): Promise<E.Either<string, LoadedCell>> {
@@ -24,8 +25,7 @@ export async function readCellFile(file: string, inputs?: CellInputNames, hint =
     return E.left(`cannot read the cell file ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : code ?? (e as Error).message}); ${hint}`);
   }
   try {
-    const { source, cell } = cellSourceOf(file, bytes, inputs);
-    return E.right({ source, cell, bytes });
+    return E.right(cellSourceOf(file, bytes, inputs));
   } catch (e) {
     if (e instanceof DeqError) return E.left(`${e.message} (${flags})`);
     throw e;

@@ -85,7 +85,7 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
     if (E.isLeft(cell)) { io.err(`deq plot: ${cell.left}`); return 2; }
     if (cell.right.source.sha256 !== config.cell.sha256) { io.err(`deq plot: ${config.cell.file} is not the file ${ckPath} was trained on (sha256 ${shortHash(cell.right.source.sha256)}…, the run's ${shortHash(config.cell.sha256)}…)`); return 2; }
     try {
-      model = buildModel({ ...config, model: 'cell', deq: trainedDeq }, dims, trainedDeq, cell.right.bytes);
+      model = buildModel({ ...config, model: 'cell', deq: trainedDeq }, dims, trainedDeq, cell.right);
     } catch (e) {
       if (e instanceof InputError) { io.err(`deq plot: ${e.message}`); return 2; }
       throw e;

@@ -263,7 +263,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
     },
     onSkip: (epoch, batch, why) => io.err(`epoch ${epoch + 1} batch ${batch + 1}: skipped the update (${why}); params unchanged`),
     onEpoch: (m) => io.out(epochLine(m, config.epochs)),
-    cellBytes: cell?.bytes,
+    cellFile: cell,
   })();
   if (E.isLeft(result)) { io.err(`deq train: ${flagError(result.left)}`); return result.left instanceof InputError ? 2 : 1; }
   const h = result.right.history;

@@ -10,6 +10,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { DeqError } from '../core/errors.js';
 import { writeAtomic } from '../util/fs.js';
 import { buildModel } from './model.js';
+import type { CellFile } from './cellSource.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { CHECKPOINT_FILE, METRICS_FILE, prepareRunDir, readRunCheckpoint } from './rundir.js';
 import type { DataSplit } from './dataset.js';
@@ -28,17 +29,17 @@ export interface RunOptions extends Omit<LoopOptions, 'start' | 'afterEpoch'> {
   /** Replace a checkpoint already in outDir (without it, or resume, such a folder is refused). */
   overwrite?: boolean;
   onResume?: (epoch: number) => void;
-  /** The bytes of the .onnx file that config.cell names (their hash must match it). */
-  cellBytes?: Uint8Array;
+  /** The .onnx file that config.cell names: its bytes, or the file as cellSourceOf read it (its hash must match). */
+  cellFile?: Uint8Array | CellFile;
 }
 
 export { CHECKPOINT_FILE, METRICS_FILE };
 
 /** The loop on the config's model, with the output folder: checked before the first step, resumed from, written after every epoch. */
 async function runEpochs(config: TrainConfig, data: DataSplit, opts: RunOptions): Promise<TrainResult> {
-  const { outDir, resume, overwrite, onResume, cellBytes, ...loop } = opts;
+  const { outDir, resume, overwrite, onResume, cellFile, ...loop } = opts;
   const [, c, h] = data.train.images.shape as [number, number, number, number];
-  const model = buildModel(config, { channels: c, size: h }, config.deq, cellBytes);
+  const model = buildModel(config, { channels: c, size: h }, config.deq, cellFile);
   if (outDir === undefined) return trainEpochs(config, data, model, loop);
   const ckPath = join(outDir, CHECKPOINT_FILE);
   const meta = (history: unknown) => ({ config, history, data: data.source, model: model.name, deq: model.deq });
