@@ -20,7 +20,7 @@ import { CHECKPOINT_FILE } from '../train/run.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { flagError } from './errors.js';
 import type { CliIo } from './io.js';
-import { MAX_ITER_LIMIT } from './train.js';
+import { FORWARD_SOLVERS, MAX_ITER_LIMIT } from './train.js';
 
 const cores = availableParallelism();
 
@@ -30,7 +30,7 @@ export const evalSpec: CommandSpec = {
   usage: 'deq eval [--out DIR] [options]',
   flags: [
     { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train)` },
-    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: the checkpoint\'s)' },
+    { name: 'solver', kind: 'string', choices: FORWARD_SOLVERS, help: 'forward solver (default: the checkpoint\'s)' },
     { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', help: 'relative residual at which a sample counts as converged and its solve stops (default: the checkpoint\'s)' },
     { name: 'max-iter', kind: 'int', min: 1, max: MAX_ITER_LIMIT, value: 'N', help: 'iteration limit of a solve (default: the checkpoint\'s)' },
     { name: 'batch', kind: 'int', min: 1, max: 10_000, value: 'N', help: 'test samples solved together; per-sample numbers do not depend on it (default: the training run\'s evaluation batch)' },

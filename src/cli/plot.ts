@@ -23,7 +23,7 @@ import { PALETTE, semilogChart } from './chart.js';
 import type { CliIo } from './io.js';
 import { flagError } from './errors.js';
 import { svgToPng } from './render.js';
-import { MAX_ITER_LIMIT } from './train.js';
+import { FORWARD_SOLVERS, MAX_ITER_LIMIT } from './train.js';
 import { residualTraces } from '../train/residuals.js';
 import { chartToSvg } from './svg.js';
 
@@ -34,7 +34,7 @@ export const plotSpec: CommandSpec = {
   flags: [
     { name: 'out', kind: 'string', value: 'DIR', default: 'deq-run', help: `folder with ${CHECKPOINT_FILE} (from deq train); the plots are written there` },
     { name: 'model', kind: 'string', choices: modelNames, help: 'model to plot when --out holds no checkpoint (an untrained model; default mlp)' },
-    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: the one the checkpoint was trained with)' },
+    { name: 'solver', kind: 'string', choices: FORWARD_SOLVERS, help: 'forward solver (default: the one the checkpoint was trained with)' },
     { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', default: '1e-6', help: 'relative residual at which each solve stops' },
     { name: 'max-iter', kind: 'int', min: 1, max: MAX_ITER_LIMIT, value: 'N', default: '60', help: 'iteration limit of each solve' },
     { name: 'batch', kind: 'int', min: 1, max: 1000, value: 'N', default: '100', help: 'test images solved together' },

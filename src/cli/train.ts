@@ -48,6 +48,8 @@ let lastPlain = performance.now();
 export const MAX_ITER_LIMIT = 1000;
 /** The unrolled gradient copies the whole solve into the graph once per iteration. */
 export const UNROLLED_MAX_ITER = 100;
+/** The forward solvers the commands that solve (train, eval, plot) take with --solver. */
+export const FORWARD_SOLVERS: readonly string[] = ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'];
 const cores = availableParallelism();
 
 export const trainSpec: CommandSpec = {
@@ -59,7 +61,7 @@ export const trainSpec: CommandSpec = {
     { name: 'cell', kind: 'string', value: 'FILE', help: 'train a DEQ whose cell f(z, x) is the graph in this .onnx file (instead of --model): the injection (Linear, or Conv for image-shaped x) and the head fit its declared shapes, and every float initializer of the file is trained' },
     { name: 'cell-inputs', kind: 'string', value: 'Z,X', help: "the names of the cell file's inputs that are z and x (default: the inputs named z and x, else the first and the second)" },
     { name: 'cell-out', kind: 'string', value: 'FILE', help: `where the trained cell is written after training, as .onnx with the source file's names, opset, graph and dynamic axes (default: --out's ${TRAINED_CELL_FILE})` },
-    { name: 'solver', kind: 'string', choices: ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'], help: 'forward solver (default: anderson; newton for mlp-newton; newtonKrylov solves each Newton step by GMRES on JVPs, much cheaper than the dense Jacobian)' },
+    { name: 'solver', kind: 'string', choices: FORWARD_SOLVERS, help: 'forward solver (default: anderson; newton for mlp-newton; newtonKrylov solves each Newton step by GMRES on JVPs, much cheaper than the dense Jacobian)' },
     { name: 'backward', kind: 'string', choices: ['implicit', 'phantom', 'jfb', 'unrolled'], default: 'implicit', help: `gradient: implicit function theorem, phantom (last k damped steps), Jacobian-free, or backprop through the iterations (unrolled: --max-iter at most ${UNROLLED_MAX_ITER})` },
     { name: 'phantom-steps', kind: 'int', min: 1, max: 100, value: 'N', default: '5', help: 'steps unrolled by --backward phantom' },
     { name: 'tol', kind: 'number', min: 0, minExclusive: true, max: 1, value: 'X', help: 'relative residual at which a solve stops (default: 1e-4; conv 1e-2)' },
