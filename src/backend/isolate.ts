@@ -222,7 +222,8 @@ export async function startIsolated(spec: Spec): Promise<IsolatedSession> {
       }
       const r = await child.request({ kind: 'run', feeds });
       if (r.kind === 'ran') return r.outputs;
-      throw new RunFailure(r.kind === 'error' ? r.message : `unexpected reply ${r.kind}`);
+      // onnxruntime's own error from the run in the child, read like an in-process one
+      throw new Error(r.kind === 'error' ? r.message : `unexpected reply ${r.kind}`);
     } catch (e) {
       throw reason ?? e;
     } finally {
@@ -246,9 +247,6 @@ export async function startIsolated(spec: Spec): Promise<IsolatedSession> {
     },
   };
 }
-
-/** onnxruntime's own error from a run in the child, to be read like an in-process one. */
-export class RunFailure extends Error {}
 
 function stopped(what: string, why: string, cause?: unknown): OnnxError {
   return new OnnxError(`${what}: the run was stopped because ${why}; its onnxruntime process was ended, and the next run starts a new one`, { cause });

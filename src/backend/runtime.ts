@@ -428,15 +428,6 @@ function isolatedSession(iso: IsolatedSession, own: RunLimits, what: string): Se
   };
 }
 
-/** Where one node ran, as onnxruntime's profiler recorded it. */
-export interface NodePlacement {
-  /** The node's name after graph optimisation (a fused node is named after its fusion). */
-  node: string;
-  opType: string;
-  /** onnxruntime's name for the provider: 'CPUExecutionProvider', 'WebGpuExecutionProvider', … */
-  provider: string;
-}
-
 /**
  * Run a model once with onnxruntime's profiler on and report the execution provider of every node
  * that ran, nodes inside Loop bodies included. A session's `provider` only names the first provider

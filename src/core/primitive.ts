@@ -19,7 +19,6 @@ export type AttrValue =
   | { graph: unknown }
   | { tensor: Tensor };
 
-/** What a primitive's ONNX lowering can do. Implemented by the backend. */
 /**
  * What a graph is compiled for. Primitives whose lowering needs operators outside standard ONNX
  * are expanded into standard ones for targets without them.
@@ -32,6 +31,7 @@ export interface Target {
 /** Standard ONNX only: what runs anywhere (WebGPU, other runtimes, exported files). */
 export const PORTABLE_TARGET: Target = { contribOps: false };
 
+/** What a primitive's ONNX lowering can do. Implemented by the backend. */
 export interface LowerCtx {
   /** Emit an ONNX node (in `domain`, default the standard one); returns its output names. */
   node(opType: string, inputs: string[], attrs?: Record<string, AttrValue>, nOutputs?: number, domain?: string): string[];

@@ -8,15 +8,15 @@ export type Shape = readonly number[];
 export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
 /**
- * A host tensor: a flat typed array, a shape and a dtype. Immutable by convention.
- * `view()` gives an ndarray over the same memory for host-side work.
- */
-/**
  * `allFinite`, remembered per tensor once true (tensors are immutable by convention): what jit
  * checks its inputs with, so a tensor passed again, or checked before, is not read again.
  */
 export let finiteOnce: (t: Tensor) => boolean;
 
+/**
+ * A host tensor: a flat typed array, a shape and a dtype. Immutable by convention.
+ * `view()` gives an ndarray over the same memory for host-side work.
+ */
 export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;

@@ -28,7 +28,7 @@ const fmtOpsets = (r: readonly [number, number?]): string => (r[1] === undefined
 /** The inputs an op takes at an opset (declarations list them in order; later opsets append). */
 export const inputsAt = (spec: OpSpec, opset: number): readonly InputDecl[] => spec.inputs.filter((i) => inOpsets(i.opsets, opset));
 
-function decodeAttribute(a: AttributeProto, kind: AttrKind, fail: (m: string) => never): AttrValue {
+function decodeAttribute(a: AttributeProto, kind: AttrKind): AttrValue {
   const text = (b: Uint8Array | null | undefined) => new TextDecoder().decode(b ?? new Uint8Array());
   switch (kind) {
     case 'int': return toNumber(a.i);
@@ -38,8 +38,8 @@ function decodeAttribute(a: AttributeProto, kind: AttrKind, fail: (m: string) =>
     case 'string': return text(a.s);
     case 'strings': return (a.strings ?? []).map(text);
     case 'tensor':
-      if (!a.t) fail(`attribute ${a.name} holds no tensor`);
-      return tensorFromProto(a.t, `attribute ${a.name}`);
+      // decodeModel's graph check refuses a tensor attribute without its tensor
+      return tensorFromProto(a.t!, `attribute ${a.name}`);
   }
 }
 
@@ -67,11 +67,10 @@ function readAttributes(spec: OpSpec, node: NodeProto, opset: number, out: Map<s
         (known.length ? ` (it reads ${known.join(', ')})` : ' (it reads none)') + '; an attribute is never ignored');
     }
     if (!inOpsets(d.opsets, opset)) fail(`has attribute ${name}, which ${spec.op} has ${fmtOpsets(d.opsets!)}, not at this model's opset ${opset}`);
-    if (out.has(name)) fail(`has attribute ${name} twice`);
     if (a.refAttrName) fail(`attribute ${name} refers to a function attribute (${a.refAttrName}); only model graphs can be imported`);
     const kind = KIND_OF_TYPE[a.type ?? 0];
     if (kind !== d.kind) fail(`attribute ${name} must be ${d.kind.toUpperCase()}, got ${TYPE_NAMES[a.type ?? 0] ?? a.type}`);
-    const v = decodeAttribute(a, kind, fail);
+    const v = decodeAttribute(a, kind);
     checkValue(name, d, v, fail);
     out.set(name, v);
   }

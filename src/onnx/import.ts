@@ -62,23 +62,15 @@ export function importOnnx(bytes: Uint8Array, what = 'model bytes'): ImportedMod
     // host tensors other than weights are constants: shape computations on them fold at import
     const isHost = (v: Value): v is Tensor => v instanceof Tensor && !replaced.has(v);
     inputs.forEach((info, i) => env.set(info.name, checkInput(info, xs[i]!, what)));
+    // decodeModel's graph check guarantees every input is defined before it is read, and every output computed
     for (const node of nodes) {
-      const ins = (node.input ?? []).map((n) => {
-        if (!n) return undefined;
-        const v = env.get(n);
-        if (!v) throw new OnnxError(`${what}: node ${node.name || node.opType} reads ${n}, which is not defined before it`);
-        return v;
-      });
+      const ins = (node.input ?? []).map((n) => (n ? env.get(n)! : undefined));
       const outs = runNode(node, ins, opset, what, isHost);
       (node.output ?? []).forEach((n, i) => {
         if (n) env.set(n, outs[i]!);
       });
     }
-    return outputs.map((o) => {
-      const v = env.get(o.name);
-      if (!v) throw new OnnxError(`${what}: output ${o.name} is not computed by any node`);
-      return checkOutput(o, v, what);
-    });
+    return outputs.map((o) => checkOutput(o, env.get(o.name)!, what));
   };
   return { inputs, outputs, initializers, params, opset, fn: (...xs) => apply({}, ...xs), apply };
 }

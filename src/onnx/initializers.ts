@@ -5,7 +5,7 @@
  * all pass through untouched. Only the data fields of the named top-level initializers change:
  * their values go into raw_data (little-endian), in place of whichever data field held them.
  */
-import { onnxDType } from '../core/dtype.js';
+import { dtypeFromOnnx, onnxDType } from '../core/dtype.js';
 import { OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
 import { decodeModel, tensorFromProto } from './proto.js';
@@ -111,8 +111,9 @@ export function replaceInitializers(bytes: Uint8Array, values: Readonly<Record<s
     if (!(v instanceof Tensor)) throw new OnnxError(`${what}: the value for initializer ${name} is not a Tensor`);
     const dims = (t.dims ?? []).map(toNumber);
     if (t.dataType !== onnxDType[v.dtype] || dims.length !== v.shape.length || dims.some((d, i) => d !== v.shape[i])) {
-      const old = tensorFromProto(t, what);
-      throw new OnnxError(`${what}: initializer ${name} is ${old.dtype}[${dims.join(', ')}]; the new value is ${v.dtype}[${v.shape.join(', ')}]`);
+      // the element type named from the type code: reading the whole initializer just for it is not needed
+      const old = dtypeFromOnnx(t.dataType ?? 0) ?? `ONNX type ${t.dataType ?? 0}`;
+      throw new OnnxError(`${what}: initializer ${name} is ${old}[${dims.join(', ')}]; the new value is ${v.dtype}[${v.shape.join(', ')}]`);
     }
   }
   const text = new TextDecoder();

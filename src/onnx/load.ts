@@ -53,6 +53,8 @@ export async function loadOnnx(source: string | Uint8Array, opts: RuntimeOptions
     throw e;
   }
   const byName = new Map(info.inputs.map((x) => [x.name, x]));
+  // the session's input order as positions in the decoded inputs (the names are the same sets, checked above)
+  const order = session.inputNames.map((n) => info.inputs.findIndex((x) => x.name === n));
   return {
     inputs: info.inputs,
     outputs: info.outputs,
@@ -61,7 +63,6 @@ export async function loadOnnx(source: string | Uint8Array, opts: RuntimeOptions
     async run(inputs, limits) {
       const ordered = Array.isArray(inputs) ? positional(info.inputs, inputs as readonly Tensor[], what) : named(byName, info.inputs, inputs as Record<string, Tensor>, what);
       ordered.forEach((t, i) => checkInput(info.inputs[i]!, t, what));
-      const order = session.inputNames.map((n) => info.inputs.findIndex((x) => x.name === n));
       const outs = await session.run(order.map((i) => ordered[i]!), limits);
       const byOut = Object.fromEntries(session.outputNames.map((n, i) => [n, outs[i]!]));
       for (const o of info.outputs) {

@@ -8,8 +8,7 @@ import type { LowerCtx, Primitive, Value } from '../core/primitive.js';
 import { definePrimitive, Undefined } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
 import { add } from './elementwise.js';
-import { batchFirst } from './shape.js';
-import { pad, reshape, slice, transpose } from './shape.js';
+import { batchFirst, pad, reshape, slice, transpose } from './shape.js';
 import { fmtShape, sameDType, shapeOf } from './util.js';
 
 export interface ConvParams {

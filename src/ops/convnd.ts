@@ -49,21 +49,28 @@ function unfoldDepth(y: Value, n: number): Value {
   return transpose(reshape(y, [n, nd! / n, c!, ...rest]), [0, 2, 1, ...rest.map((_, i) => i + 3)]);
 }
 
+/**
+ * A 1-d or 2-d (transposed) convolution by the 2-d op: 1-d runs as 2-d on height 1 (stride,
+ * dilation 1 and no padding along it).
+ */
+function via2d(op: typeof conv2d | typeof convTranspose2d, x: Value, w: Value, p: ConvNdParams, d: 1 | 2): Value {
+  if (d === 2) {
+    return op(x, w, { stride: [p.strides[0]!, p.strides[1]!], dilation: [p.dilations[0]!, p.dilations[1]!], padding: [p.pads[0]!, p.pads[1]!, p.pads[2]!, p.pads[3]!], groups: p.groups });
+  }
+  const [n, c, len] = shapeOf(x) as number[];
+  const [o, cg, k] = shapeOf(w) as number[];
+  const y = op(reshape(x, [n!, c!, 1, len!]), reshape(w, [o!, cg!, 1, k!]), {
+    stride: [1, p.strides[0]!], dilation: [1, p.dilations[0]!], padding: [0, p.pads[0]!, 0, p.pads[1]!], groups: p.groups,
+  });
+  const ys = shapeOf(y);
+  return reshape(y, [ys[0]!, ys[1]!, ys[3]!]);
+}
+
 /** N-d convolution, input N×C×…, weight O×(C/groups)×…. */
 export function convNd(x: Value, w: Value, p: ConvNdParams): Value {
   const d = spatial('convNd', x, w, p);
-  if (d === 2) {
-    return conv2d(x, w, { stride: [p.strides[0]!, p.strides[1]!], dilation: [p.dilations[0]!, p.dilations[1]!], padding: [p.pads[0]!, p.pads[1]!, p.pads[2]!, p.pads[3]!], groups: p.groups });
-  }
-  const [n, c] = shapeOf(x) as number[];
-  if (d === 1) {
-    const [o, cg, k] = shapeOf(w) as number[];
-    const y = conv2d(reshape(x, [n!, c!, 1, shapeOf(x)[2]!]), reshape(w, [o!, cg!, 1, k!]), {
-      stride: [1, p.strides[0]!], dilation: [1, p.dilations[0]!], padding: [0, p.pads[0]!, 0, p.pads[1]!], groups: p.groups,
-    });
-    const ys = shapeOf(y);
-    return reshape(y, [ys[0]!, ys[1]!, ys[3]!]);
-  }
+  if (d === 1 || d === 2) return via2d(conv2d, x, w, p, d);
+  const [n] = shapeOf(x) as number[];
   // three or more: sum over the first kernel axis of (d−1)-dimensional convolutions of depth slices
   const xp = pad(x, shapeOf(x).map((_, i) => (i === 2 ? [p.pads[0]!, p.pads[d]!] : [0, 0]) as [number, number]));
   const depth = shapeOf(xp)[2]!;
@@ -89,25 +96,16 @@ export function convNd(x: Value, w: Value, p: ConvNdParams): Value {
  */
 export function convTransposeNd(u: Value, w: Value, p: ConvNdParams): Value {
   const d = spatial('convTransposeNd', u, w, p);
-  if (d === 2) {
-    return convTranspose2d(u, w, { stride: [p.strides[0]!, p.strides[1]!], dilation: [p.dilations[0]!, p.dilations[1]!], padding: [p.pads[0]!, p.pads[1]!, p.pads[2]!, p.pads[3]!], groups: p.groups });
-  }
-  const [n, o] = shapeOf(u) as number[];
-  if (d === 1) {
-    const [wo, cg, k] = shapeOf(w) as number[];
-    const y = convTranspose2d(reshape(u, [n!, o!, 1, shapeOf(u)[2]!]), reshape(w, [wo!, cg!, 1, k!]), {
-      stride: [1, p.strides[0]!], dilation: [1, p.dilations[0]!], padding: [0, p.pads[0]!, 0, p.pads[1]!], groups: p.groups,
-    });
-    const ys = shapeOf(y);
-    return reshape(y, [ys[0]!, ys[1]!, ys[3]!]);
-  }
+  if (d === 1 || d === 2) return via2d(convTranspose2d, u, w, p, d);
+  const [n] = shapeOf(u) as number[];
   const [s, dil, k] = [p.strides[0]!, p.dilations[0]!, shapeOf(w)[2]!];
   const depthIn = shapeOf(u)[2]!;
   const full = (depthIn - 1) * s + (k - 1) * dil + 1;
+  const folded = foldDepth(u);
   let y: Value | undefined;
   for (let j = 0; j < k; j++) {
     const wj = reshape(sliceAxis(w, 2, j, j + 1), shapeOf(w).filter((_, i) => i !== 2));
-    const part = unfoldDepth(convTransposeNd(foldDepth(u), wj, inner(p, d)), n!);
+    const part = unfoldDepth(convTransposeNd(folded, wj, inner(p, d)), n!);
     const ps = shapeOf(part);
     // input depth i lands at i·stride + j·dilation
     const target = ps.map((e, i) => (i === 2 ? full : e));

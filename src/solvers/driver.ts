@@ -9,10 +9,18 @@
  * values stay [B, 1] (no reshapes), the solver may hand over its residual, the divergence limits
  * stay out of the carried state, and only what changes is carried (see solveCompiled).
  */
+import type { Graph } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
+import { evalGraph } from '../core/trace.js';
 import { iota, scalar, Tensor } from '../core/tensor.js';
 import * as np from '../np.js';
 import type { BatchMap, LoopSettings, Solver, SolveStats } from './types.js';
+
+/** A traced cell as a map on flattened batches [B, d]: z reshaped to zShape, the cell applied, flattened back. */
+export function batchMap(cell: Graph, zShape: number[], args: Value[]): BatchMap {
+  const b = zShape[0]!;
+  return (z) => np.reshape(evalGraph(cell, [np.reshape(z, zShape), ...args])[0]!, [b, -1]);
+}
 
 export interface DriverState<S = unknown> {
   k: Value; // int64 scalar: solver steps counted

@@ -13,12 +13,12 @@ import { treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { avalOf, bind, evalGraph, tap, Tracer, traceGraph } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
 import { jvpInterpret } from '../transforms/jvp.js';
-import { solveCompiled } from './driver.js';
+import { batchMap, solveCompiled } from './driver.js';
 import { solveRecorded } from './unrolled.js';
 import { linearizeMap } from './linearize.js';
 import * as np from '../np.js';
 import { resolveSolver } from './registry.js';
-import { type BatchMap, type FixedPointOptions, loopSettings, type LoopSettings, type Solver, type SolveStats, STAT_FIELDS } from './types.js';
+import { type FixedPointOptions, loopSettings, type LoopSettings, type Solver, type SolveStats, STAT_FIELDS } from './types.js';
 
 export interface FixedPointResult {
   value: Value;
@@ -57,20 +57,7 @@ const statAvals = (dt: Tensor['dtype'], maxIter: number, batch: number): Aval[] 
 };
 /** A complete stats record (trace included) as the primitive's outputs, and back. */
 const statsList = (s: Required<SolveStats>): Value[] => STAT_FIELDS.map((k) => s[k]);
-const statsOf = (vs: Value[]): Required<SolveStats> => {
-  const at = (k: (typeof STAT_FIELDS)[number]) => vs[STAT_FIELDS.indexOf(k)]!;
-  return {
-    iterations: at('iterations'), residual: at('residual'), relResidual: at('relResidual'), batchResidual: at('batchResidual'),
-    batchRelResidual: at('batchRelResidual'), converged: at('converged'), diverged: at('diverged'), trace: at('trace'),
-    sampleIterations: at('sampleIterations'), sampleRelResidual: at('sampleRelResidual'),
-  };
-};
-
-/** The cell as a map on flattened batches [B, d]. */
-function batchMap(cell: Graph, zShape: number[], args: Value[]): BatchMap {
-  const b = zShape[0]!;
-  return (z) => np.reshape(evalGraph(cell, [np.reshape(z, zShape), ...args])[0]!, [b, -1]);
-}
+const statsOf = (vs: Value[]): Required<SolveStats> => Object.fromEntries(STAT_FIELDS.map((k, i) => [k, vs[i]!])) as Required<SolveStats>;
 
 export const fixedPointP = definePrimitive<SolveParams>({
   name: 'fixedPoint',

@@ -32,10 +32,10 @@ type Cell = (z: Value, ...args: any[]) => Value;
 const mapOf = (f: Cell, zShape: readonly number[], args: unknown[]): BatchMap => (z) =>
   np.reshape(f(np.reshape(z, zShape), ...args), [zShape[0]!, -1]);
 
-/** Compiled init/step pairs, cached per (cell, solver, options). */
 /** A state, its statistics and whether to go on, from one run. */
 interface Stepped { st: DriverState; stats: ConcreteStats; going: Tensor }
 
+/** Compiled init/step pairs, cached per (cell, solver, options). */
 const cache = new WeakMap<Cell, Map<string, { init: any; step: any }>>();
 
 export async function fixedPointHost(f: Cell, z0: Tensor, args: unknown[], opts: HostSolveOptions = {}): Promise<HostSolveResult> {

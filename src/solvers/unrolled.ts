@@ -16,13 +16,13 @@ import { isFloat } from '../core/dtype.js';
 import { type Graph, Var } from '../core/ir.js';
 import type { Value } from '../core/primitive.js';
 import { type TreeDef, treeFlatten, treeUnflatten } from '../core/pytree.js';
-import { avalOf, evalGraph, traceGraph } from '../core/trace.js';
+import { avalOf, traceGraph } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
 import { whileScan } from '../control/loop.js';
 import { customVjp } from '../transforms/customVjp.js';
 import { pruneGraph } from '../transforms/prune.js';
 import { vjpInterpret } from '../transforms/transpose.js';
-import { driverContinue, driverInit, driverStats, driverStep, solveCompiled, type DriverState } from './driver.js';
+import { batchMap, driverContinue, driverInit, driverStats, driverStep, solveCompiled, type DriverState } from './driver.js';
 import * as np from '../np.js';
 import type { BatchMap, LoopSettings, Solver, SolveStats } from './types.js';
 
@@ -67,7 +67,7 @@ function leavesRead(solver: Solver, f: BatchMap, leaves: Value[], def: TreeDef):
  */
 export function solveRecorded(cell: Graph, zShape: number[], solver: Solver, o: LoopSettings, z0: Value, args: Value[]): { value: Value; stats: Required<SolveStats> } {
   const b = zShape[0]!;
-  const mapWith = (a: Value[]): BatchMap => (z) => np.reshape(evalGraph(cell, [np.reshape(z, zShape), ...a])[0]!, [b, -1]);
+  const mapWith = (a: Value[]): BatchMap => batchMap(cell, zShape, a);
   const flat = (z: Value) => np.reshape(z, [b, -1]);
 
   const plain = (z: Value, a: Value[]) => {

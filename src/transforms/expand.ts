@@ -21,9 +21,11 @@ function needsExpansion(g: Graph, target: Target): boolean {
 function expandEqn(prim: Primitive, ins: Value[], params: Params, target: Target): Value[] {
   if (lowers(prim, target)) {
     const subs = prim.subgraphs?.(params);
-    if (!subs || !subs.some((s) => needsExpansion(s, target))) return bind(prim, ins, params);
+    // expandGraph hands back a graph with nothing to expand as it is
+    const expanded = subs?.map((s) => expandGraph(s, target));
+    if (!subs || expanded!.every((s, i) => s === subs[i])) return bind(prim, ins, params);
     if (!prim.withSubgraphs) throw new TraceError(`internal: ${prim.name} carries sub-graphs but cannot rebuild its params with expanded ones`);
-    return bind(prim, ins, prim.withSubgraphs(params, subs.map((s) => expandGraph(s, target))));
+    return bind(prim, ins, prim.withSubgraphs(params, expanded!));
   }
   const rule = ruleOf(prim, 'expand');
   if (!rule) throw new TraceError(`primitive ${prim.name} has neither an ONNX lowering${prim.contrib ? ' in standard ONNX' : ''} nor an expansion, so it cannot be compiled`);

@@ -8,10 +8,8 @@ import { type Atom, type Aval, type Graph, type Params, Var } from '../core/ir.j
 import { type Primitive, ruleOf, type Value } from '../core/primitive.js';
 import { leafCount, treeFlatten, treeUnflatten, type TreeDef } from '../core/pytree.js';
 import { avalOf, bind, readAtom, retap } from '../core/trace.js';
-import { batchFirst } from '../ops/shape.js';
-import { batchSize } from '../ops/util.js';
-import { broadcastTo, expandDims, moveAxis, reshape, sliceAxis, stack } from '../ops/shape.js';
-import { fmtShape, normAxis, shapeOf } from '../ops/util.js';
+import { batchFirst, broadcastTo, expandDims, moveAxis, reshape, sliceAxis, stack } from '../ops/shape.js';
+import { batchSize, fmtShape, normAxis, shapeOf } from '../ops/util.js';
 import { autoJit, needsStaging } from './jit.js';
 import { isDyn, traceArgs } from './traceArgs.js';
 
