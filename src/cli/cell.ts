@@ -12,11 +12,9 @@ import { ensureWritableDir } from '../util/outdir.js';
 /** The trained cell's file in the run folder unless --cell-out (train) or --out (export) names another. */
 export const TRAINED_CELL_FILE = 'trained-cell.onnx';
 
-/** A cell file the command read (once: hashed and imported). */
-export type LoadedCell = CellFile;
 
 /** Read and import a cell file; a message naming the problem (and the flag) when it cannot be used. */
-export async function readCellFile(file: string, inputs?: CellInputNames, hint = '--cell takes an .onnx file (--cell)', flags = inputs ? '--cell, --cell-inputs' : '--cell'): Promise<E.Either<string, LoadedCell>> {
+export async function readCellFile(file: string, inputs?: CellInputNames, hint = '--cell takes an .onnx file (--cell)', flags = inputs ? '--cell, --cell-inputs' : '--cell'): Promise<E.Either<string, CellFile>> {
   let bytes: Uint8Array;
   try {
     bytes = await readBytes(file);
@@ -36,7 +34,7 @@ const shapeText = (dims: readonly (number | null)[]) => `[${dims.map((d) => d ??
 const count = (ts: readonly Tensor[]) => ts.reduce((n, t) => n + t.size, 0);
 
 /** What was read: the file, how z and x were found, what is trained. */
-export function describeCell(c: LoadedCell): string {
+export function describeCell(c: CellFile): string {
   const { cell, source } = c;
   const how = cell.matchedBy === 'name' ? 'by name' : cell.matchedBy === 'choice' ? 'chosen by --cell-inputs' : 'by position; --cell-inputs chooses by name';
   const weights = Object.values(cell.imported.params);
@@ -45,7 +43,7 @@ export function describeCell(c: LoadedCell): string {
 }
 
 /** The model around the cell in words, e.g. "Linear(784 → 16) → DEQ(cell) → Linear(16 → 10)". */
-export function describeCellModel(c: LoadedCell, images: ImageShape, classes = 10): string {
+export function describeCellModel(c: CellFile, images: ImageShape, classes = 10): string {
   const s = cellShapes(c.cell, images);
   const inj = s.x.length === 3
     ? `Conv3x3(${images.channels} → ${s.x[0]})`
@@ -62,8 +60,9 @@ export function checkCellOut(path: string, source: string): E.Either<string, str
 }
 
 /** Write the source file with its initializers replaced by the trained cell weights; returns a line saying so. */
-export async function writeTrainedCell(c: Pick<LoadedCell, 'bytes' | 'source'>, trainedCell: unknown, path: string): Promise<string> {
-  const bytes = writeBackCell(c.bytes, trainedCell, c.source.file);
+export async function writeTrainedCell(c: CellFile, trainedCell: unknown, path: string): Promise<string> {
+  // the file as the command read it: its weights' names without importing it again
+  const bytes = writeBackCell(c.bytes, trainedCell, c.source.file, c.cell.imported.params);
   await writeAtomic(path, bytes);
   const n = Object.keys(trainedCell as object).length;
   return `trained cell → ${path} (${c.source.file} with its ${n} float initializers trained; ${(bytes.length / 1024).toFixed(1)} KiB)`;

@@ -8,10 +8,11 @@ import { availableParallelism } from 'node:os';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
-import { deqPresets, modelNames, type ModelName } from '../nn/models.js';
+import { deqPresets, modelNames, type ModelName, stripUndefined } from '../nn/models.js';
 import { type FixedPointOptions, SOLVE_DEFAULTS, type SolverName } from '../solvers/index.js';
 import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
-import { defaultValidationSize, holdOut, loadData, sizeOfDataset, take } from '../train/data.js';
+import { holdOut, loadData, sizeOfDataset, take } from '../train/data.js';
+import { evalBatchOf, validationSizeOf } from '../train/loop.js';
 import { CheckpointError } from '../train/errors.js';
 import { distribution, inferenceStats, type InferenceStats } from '../train/inference.js';
 import { buildModel } from '../train/model.js';
@@ -20,7 +21,7 @@ import { CHECKPOINT_FILE } from '../train/run.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { flagError } from './errors.js';
 import type { CliIo } from './io.js';
-import { FORWARD_SOLVERS, MAX_ITER_LIMIT } from './train.js';
+import { defaultThreads, FORWARD_SOLVERS, MAX_ITER_LIMIT } from './train.js';
 
 const cores = availableParallelism();
 
@@ -61,7 +62,7 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   const split = (f.split as 'test' | 'validation' | undefined) ?? 'test';
   let set = data.right.test;
   if (split === 'validation') {
-    const held = config.validation ?? defaultValidationSize(sizeOfDataset(data.right.train));
+    const held = validationSizeOf(config, sizeOfDataset(data.right.train));
     if (held === 0) { io.err(`deq eval: ${ckPath} was trained without a validation set (--validation 0); use --split test`); return 2; }
     set = holdOut(data.right.train, held).validation;
   }
@@ -69,7 +70,7 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   const [, c, h] = test.images.shape as [number, number, number, number];
 
   const modelName = config.model as ModelName;
-  const trained = { ...deqPresets[modelName], ...Object.fromEntries(Object.entries(config.deq).filter(([, v]) => v !== undefined)) } as FixedPointOptions;
+  const trained: FixedPointOptions = { ...deqPresets[modelName], ...stripUndefined(config.deq) };
   const deq: FixedPointOptions = {
     ...trained,
     solver: (f.solver as SolverName | undefined) ?? trained.solver,
@@ -85,8 +86,8 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
     const why = treeMismatch(trees[key], fresh[key], key);
     if (why) { io.err(`deq eval: ${flagError(new CheckpointError(ckPath, why))}`); return 2; }
   }
-  const batch = (f.batch as number | undefined) ?? config.evalBatchSize ?? (modelName === 'conv' ? config.batchSize : Math.max(config.batchSize, 500));
-  const runtime: RuntimeOptions = { intraOpNumThreads: (f.threads as number | undefined) ?? (modelName === 'conv' ? cores : 1) };
+  const batch = (f.batch as number | undefined) ?? evalBatchOf(config);
+  const runtime: RuntimeOptions = { intraOpNumThreads: (f.threads as number | undefined) ?? defaultThreads(modelName) };
   const stats = await inferenceStats(model, trees.params, trees.state, test, batch, deq.tol!, runtime);
   const report = evalReport(stats, { checkpoint: ckPath, model: modelName, epochs: meta.history.length, data: data.right.source, split, solver: String(deq.solver), tol: deq.tol!, maxIter: deq.maxIter!, batch });
   if (f.json === true) io.out(JSON.stringify(report));

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { deqPresets, type Model, modelNames, type ModelName } from '../nn/models.js';
-import { cellDeqPreset } from '../nn/onnxCell.js';
+import { type Model, modelNames, type ModelName } from '../nn/models.js';
 import { InputError } from '../core/errors.js';
 import { shortHash } from '../train/cellSource.js';
 import { buildModel } from '../train/model.js';
@@ -77,7 +76,6 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   const [, c, h] = x.shape as [number, number, number, number];
   const trainedDeq = config.deq === false ? {} : config.deq ?? {};
   let model: Model;
-  let preset: FixedPointOptions;
   const dims = { channels: c, size: h };
   if (modelName === 'cell' && config.cell) {
     // the run's cell file, by the path its checkpoint records, checked by content
@@ -90,11 +88,9 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
       if (e instanceof InputError) { io.err(`deq plot: ${e.message}`); return 2; }
       throw e;
     }
-    preset = cellDeqPreset(cell.right.cell);
   } else {
     if (modelName === 'cell' || !modelNames.includes(modelName)) { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(modelName)}`))}`); return 2; }
     model = buildModel({ ...config, model: modelName, deq: trainedDeq }, dims);
-    preset = deqPresets[modelName];
   }
   const init = model.init(new Rng(config.seed ?? 0));
   for (const key of ['params', 'state'] as const) {
@@ -103,10 +99,11 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   }
   const params = trees.params ?? init.params;
   const state = trees.state ?? init.state;
+  // the model's solver settings: its preset with the run's overrides (an explicit layer's run gets the preset, trainedDeq being {})
+  const trained = model.deq as FixedPointOptions;
   const deq: FixedPointOptions = {
-    ...preset,
-    ...(model.deq || {}),
-    solver: (f.solver as SolverName | undefined) ?? (model.deq ? model.deq.solver : preset.solver),
+    ...trained,
+    solver: (f.solver as SolverName | undefined) ?? trained.solver,
     tol: (f.tol as number | undefined) ?? 1e-6,
     maxIter: (f['max-iter'] as number | undefined) ?? 60,
   };

@@ -10,7 +10,8 @@ import { prepareRunDir } from '../train/rundir.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { cellDeqPreset, type CellInputNames } from '../nn/onnxCell.js';
-import { checkCellOut, describeCell, describeCellModel, type LoadedCell, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
+import { checkCellOut, describeCell, describeCellModel, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
+import type { CellFile } from '../train/cellSource.js';
 import { type CommandSpec, type Parsed } from './args.js';
 import { flagError } from './errors.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
@@ -51,6 +52,8 @@ export const UNROLLED_MAX_ITER = 100;
 /** The forward solvers the commands that solve (train, eval, plot) take with --solver. */
 export const FORWARD_SOLVERS: readonly string[] = ['forward', 'anderson', 'broyden', 'newton', 'newtonKrylov'];
 const cores = availableParallelism();
+/** Threads by default: every core for conv, whose kernels are big enough to split; one for the MLPs. */
+export const defaultThreads = (model: string): number => (model === 'conv' ? cores : 1);
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -163,7 +166,7 @@ export function trainConfigFromFlags(f: Parsed): E.Either<InputError, TrainSetup
   const runtime: RuntimeOptions = {
     runtime: runtimeName,
     executionProviders: ep === 'cpu' ? [cpu] : [ep, cpu],
-    intraOpNumThreads: (f.threads as number | undefined) ?? (model === 'conv' ? cores : 1),
+    intraOpNumThreads: (f.threads as number | undefined) ?? defaultThreads(model),
   };
   const config: TrainConfig = {
     model,
@@ -208,7 +211,7 @@ export async function trainCommand(flags: Parsed, io: CliIo): Promise<number> {
   if (E.isLeft(parsed)) { io.err(parsed.left.message); return 2; }
   const { config, runtime, data: dataSpec, out, resume, overwrite } = parsed.right;
   const t0 = performance.now();
-  let cell: LoadedCell | undefined;
+  let cell: CellFile | undefined;
   let cellOut: string | undefined;
   if (parsed.right.cell) {
     const c = await readCellFile(parsed.right.cell.file, parsed.right.cell.inputs);

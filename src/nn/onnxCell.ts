@@ -195,10 +195,10 @@ export function onnxCellModel(cell: OnnxCell, deq: FixedPointOptions | false, im
 /**
  * The cell file `bytes` with its float initializers replaced by the trained cell params (names,
  * opset, graph, doc strings and dynamic axes kept). `trained` must hold every one of the cell's
- * weights, each with its initializer's dtype and shape.
+ * weights, each with its initializer's dtype and shape. `params`: the file's weights by name, when
+ * the file was imported already (readOnnxCell's `imported.params`).
  */
-export function writeBackCell(bytes: Uint8Array, trained: unknown, what = 'the cell'): Uint8Array {
-  const { params } = importOnnx(bytes, what);
+export function writeBackCell(bytes: Uint8Array, trained: unknown, what = 'the cell', params: Readonly<Record<string, unknown>> = importOnnx(bytes, what).params): Uint8Array {
   if (typeof trained !== 'object' || trained === null || Array.isArray(trained)) throw new InputError(`the trained weights for ${what} are not a record of tensors by initializer name`);
   const given = trained as Record<string, unknown>;
   const missing = Object.keys(params).filter((k) => !(given[k] instanceof Tensor));

@@ -196,12 +196,19 @@ const limit = (ds: Dataset, n?: number): Dataset => (n === undefined ? ds : take
  * from where `start` says; the config must have passed validateConfig. The test set is evaluated
  * once, after the last epoch.
  */
+/** How many of `trainSize` training samples the run holds out for validation. */
+export const validationSizeOf = (config: TrainConfig, trainSize: number): number => config.validation ?? defaultValidationSize(trainSize);
+
+/** The evaluation batch: the config's, else the training batch for the conv-sized models, else at least 500. */
+export const evalBatchOf = (config: TrainConfig): number =>
+  config.evalBatchSize ?? (config.model === 'conv' || config.model === 'cell' ? config.batchSize : Math.max(config.batchSize, 500));
+
 export async function trainEpochs(config: TrainConfig, data: DataSplit, model: Model, opts: LoopOptions = {}): Promise<TrainResult> {
   const optimizer = makeOptimizer(config.optimizer, config.weightDecay);
   const jacReg = config.jacReg ?? 0;
   const trainer = makeTrainer(model, optimizer, opts.runtime, { clipNorm: config.clipNorm, jacobianWeight: jacReg });
   const all = sizeOfDataset(data.train);
-  const valSize = config.validation ?? defaultValidationSize(all);
+  const valSize = validationSizeOf(config, all);
   if (valSize >= all) throw new SettingError(['validation'], `a validation set of ${valSize} leaves none of the ${all} training samples to train on; hold out fewer`);
   const split = holdOut(data.train, valSize);
   const train = limit(split.train, config.trainLimit);
@@ -224,7 +231,7 @@ export async function trainEpochs(config: TrainConfig, data: DataSplit, model: M
   let { params, state, optState } = trees;
 
   let probeShape: number[] | undefined;
-  const evalBatch = config.evalBatchSize ?? (config.model === 'conv' || config.model === 'cell' ? config.batchSize : Math.max(config.batchSize, 500));
+  const evalBatch = evalBatchOf(config);
   let providerShown = false;
   try {
     for (let epoch = history.length; epoch < config.epochs; epoch++) {
@@ -250,7 +257,8 @@ export async function trainEpochs(config: TrainConfig, data: DataSplit, model: M
         const seconds = (performance.now() - s0) / 1000;
         if (!providerShown) {
           providerShown = true;
-          const { session } = await trainer.trainGraph.compile(params, state, x, y);
+          // the session of the graph the step ran (compiled already: a cache lookup)
+          const { session } = await (probes === undefined ? trainer.trainGraph.compile(params, state, x, y) : trainer.jacobianGraph.compile(params, state, x, y, probes));
           // a profiled run (runtime.profile) records its first step only, then runs unprofiled
           const profile = opts.runtime?.profile ? await session.endProfiling() : undefined;
           opts.onProvider?.(session.provider, profile);

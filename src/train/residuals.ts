@@ -22,15 +22,8 @@ export interface ResidualTraces {
   backward: number[];
 }
 
-/** A compiled residual trace for one model and solver settings, run again for new params. */
-export interface ResidualTracer {
-  /** The residual after each iteration of the forward and backward solves on the images x. */
-  traces(params: unknown, state: unknown, x: Tensor, seed?: number): Promise<ResidualTraces>;
-  /** Release the compiled graph's session. */
-  release(): Promise<void>;
-}
-
-export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime: RuntimeOptions = {}): ResidualTracer {
+/** The residual after each iteration of the model's forward and backward solves on the images x. */
+export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
   if (!model.deqParts) throw new InputError(`model ${model.name} has no DEQ layer to trace`);
   const parts = model.deqParts.bind(model);
   // the gradient of <z*, g> w.r.t. the injected input runs exactly the implicit backward solve that
@@ -44,27 +37,16 @@ export function makeResidualTracer(model: Model, deq: FixedPointOptions, runtime
       }).value, g));
     return grad(probe)(input);
   }, { ...runtime, name: `${model.name}_residuals` });
-  return {
-    async traces(params, state, x, seed = 0) {
-      // the cotangent has the shape of z*: the solve's starting point, by default the injected input's (traced, not run)
-      const input = traceArgs((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; }, [params, state, x]).graph.outputs[0]!.aval;
-      const g = new Rng(seed).randn(input.shape, input.dtype);
-      await run(params, state, x, g);
-      const fwd = run.lastTaps['fixedPoint.forward']?.[0];
-      const bwd = run.lastTaps['fixedPoint.backward']?.[0];
-      if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
-      return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
-    },
-    release: () => run.release(),
-  };
-}
-
-/** The residual after each iteration of the model's forward and backward solves on the images x, once. */
-export async function residualTraces(model: Model, params: unknown, state: unknown, x: Tensor, deq: FixedPointOptions, runtime: RuntimeOptions = {}, seed = 0): Promise<ResidualTraces> {
-  const tracer = makeResidualTracer(model, deq, runtime);
   try {
-    return await tracer.traces(params, state, x, seed);
+    // the cotangent has the shape of z*: the solve's starting point, by default the injected input's (traced, not run)
+    const input = traceArgs((p: unknown, s: unknown, x: Value) => { const d = parts(p, s, x); return d.z0 ?? d.input; }, [params, state, x]).graph.outputs[0]!.aval;
+    const g = new Rng(seed).randn(input.shape, input.dtype);
+    await run(params, state, x, g);
+    const fwd = run.lastTaps['fixedPoint.forward']?.[0];
+    const bwd = run.lastTaps['fixedPoint.backward']?.[0];
+    if (!fwd || !bwd) throw new InputError('the solve reported no residual trace');
+    return { forward: readStats(fwd).trace ?? [], backward: readStats(bwd).trace ?? [] };
   } finally {
-    await tracer.release();
+    await run.release();
   }
 }

@@ -53,6 +53,8 @@ export interface Trainer {
   /** The shape of the DEQ layer's fixed point for input x: Jacobian probes are [samples, ...this]. */
   equilibriumShape(params: unknown, state: unknown, x: Tensor): number[];
   readonly trainGraph: Jitted<any>;
+  /** The training step with the Jacobian term: what `step` runs when given probes. */
+  readonly jacobianGraph: Jitted<any>;
   /** Release the onnxruntime sessions of the compiled steps (a later call compiles them again). */
   release(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export function makeTrainer(model: Model, optimizer: Optimizer<any>, runtime: Ru
 
   return {
     trainGraph,
+    jacobianGraph,
     release: async () => {
       await Promise.all([trainGraph.release(), jacobianGraph.release(), evalGraph.release()]);
     },
