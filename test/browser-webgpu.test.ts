@@ -11,10 +11,10 @@ import { chromiumRunners, findChromium, type AdapterInfo, type ChromiumRunners, 
 import * as deq from '../src/index.js';
 import { checkParity, importOnnx, PARITY_SOLVE, parityWire, randomParityInputs, relativeDifference, type ParityReport, type Tensor } from '../src/index.js';
 import { makeTrainStep } from '../web/train-step.js';
+import { requireOrSkip } from './support/require.js';
 
 const chromium = findChromium();
-const required = process.env.CI === 'true';
-if (!chromium && !required) console.warn('browser WebGPU test skipped: no Chromium (apt-get install -y chromium)');
+const present = requireOrSkip('Chromium', chromium !== undefined, 'apt-get install -y chromium', 'the browser WebGPU tests');
 /** A GPU the browser could use instead of SwiftShader. */
 const hasGpu = existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
 
@@ -22,13 +22,12 @@ const CELL = new Uint8Array(readFileSync(new URL('./fixtures/zoo/gated.opset17.f
 const inputs = randomParityInputs(CELL, { seed: 11 });
 const job = { model: CELL, inputs, solve: PARITY_SOLVE.float32 };
 
-describe.skipIf(!chromium && !required)('WebGPU in headless Chromium (onnxruntime-web webgpu)', () => {
+describe.skipIf(!present)('WebGPU in headless Chromium (onnxruntime-web webgpu)', () => {
   let runners: ChromiumRunners;
   let page: Page;
 
   beforeAll(async () => {
-    if (!chromium) throw new Error('CI=true: the browser WebGPU test needs Chromium (apt-get install -y chromium)');
-    runners = chromiumRunners({ executable: chromium });
+    runners = chromiumRunners({ executable: chromium! });
     const p = await runners.page('webgpu');
     if ('absent' in p) throw new Error(p.absent);
     page = p;

@@ -15,7 +15,6 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/cli.js';
-import type { CliIo } from '../src/cli/io.js';
 import { importOnnx, jit, Rng, Tensor, type Value } from '../src/index.js';
 import { onnxCellModel, readOnnxCell } from '../src/nn/onnxCell.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
@@ -25,6 +24,7 @@ import { relErr } from './helpers/gradcheck.js';
 import { tanhCellBytes } from './helpers/onnx-cell.js';
 import { writeIdxFolder } from './helpers/tiny-data.js';
 import { compareTrainedCell } from '../examples/trained-cell.js';
+import { capture } from './helpers/cli-io.js';
 
 const { onnx } = onnxProto;
 const fixture = (path: string) => fileURLToPath(new URL(`./fixtures/${path}`, import.meta.url));
@@ -32,11 +32,6 @@ const GATED = fixture('zoo/gated.opset17.float32.onnx');
 const DIGITS = { channels: 1, size: 28 };
 const QUICK = ['--train-limit', '300', '--test-limit', '200', '--batch', '50', '--lr', '0.01'];
 
-function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
-}
 
 async function deq(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = capture();

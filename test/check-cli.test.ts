@@ -5,16 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/cli.js';
-import type { CliIo } from '../src/cli/io.js';
 import type { ParityReport } from '../src/index.js';
+import { capture as captureIo } from './helpers/cli-io.js';
 
 const CELL = 'test/fixtures/zoo/gated.opset17.float32.onnx';
 
-function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(...l.split('\n')), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
-}
+const capture = () => captureIo({ splitLines: true });
 
 async function check(...argv: string[]) {
   const io = capture();

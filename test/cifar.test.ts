@@ -12,6 +12,7 @@ import { InputError, jit, Rng, type Tensor, type Value } from '../src/index.js';
 import { makeModel } from '../src/nn/index.js';
 import { adam, batches, CIFAR_TEST_FILE, CIFAR_TRAIN_FILES, loadCifarFolder, loadData, makeTrainer, readCifarFiles } from '../src/train/index.js';
 import { runCli } from '../src/cli/cli.js';
+import { capture } from './helpers/cli-io.js';
 
 /** Record r of file f: label (r + f) % 10; pixel (c, y, x) = (7f + 3r + 11c + 5y + x) % 256. */
 const pixelAt = (f: number, r: number, c: number, y: number, x: number) => (7 * f + 3 * r + 11 * c + 5 * y + x) % 256;
@@ -126,10 +127,9 @@ describe("the tutorial's CIFAR-10 model on 3×32×32 input", () => {
   it('deq train --data DIR --model conv trains and tests on a CIFAR-10 folder', async () => {
     const dir = cifarFolder(2, 2);
     const out = mkdtempSync(join(tmpdir(), 'cifar-run-'));
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    const code = await runCli(['train', '--data', dir, '--model', 'conv', '--epochs', '1', '--batch', '5', '--augment', '0', '--threads', '2', '--out', out],
-      { out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false });
+    const io = capture();
+    const { stdout, stderr } = io;
+    const code = await runCli(['train', '--data', dir, '--model', 'conv', '--epochs', '1', '--batch', '5', '--augment', '0', '--threads', '2', '--out', out], io);
     expect(stderr).toEqual([]);
     expect(code).toBe(0);
     const text = stdout.join('\n');

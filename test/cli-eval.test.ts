@@ -11,18 +11,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseFlags } from '../src/cli/args.js';
 import { runCli } from '../src/cli/cli.js';
 import type { EvalReport } from '../src/cli/eval.js';
-import type { CliIo } from '../src/cli/io.js';
 import { trainConfigFromFlags, trainSpec } from '../src/cli/train.js';
 import { fixedPointHost, jit, Tensor, type Value } from '../src/index.js';
 import { tanhCell } from '../src/nn/index.js';
 import { buildModel, loadCheckpoint, loadData, quantile, type TrainConfig } from '../src/train/index.js';
 import { writeIdxFolder } from './helpers/tiny-data.js';
+import { capture } from './helpers/cli-io.js';
 
-function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
-}
 
 const configOf = (argv: string[]): TrainConfig => {
   const f = parseFlags(trainSpec, argv);

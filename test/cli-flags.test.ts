@@ -3,14 +3,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { parseFlags } from '../src/cli/args.js';
 import { runCli } from '../src/cli/cli.js';
-import type { CliIo } from '../src/cli/io.js';
 import { trainConfigFromFlags, trainSpec } from '../src/cli/train.js';
+import { capture } from './helpers/cli-io.js';
 
-function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
-}
 
 const threadsMax = 4 * availableParallelism();
 

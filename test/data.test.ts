@@ -8,6 +8,7 @@ import { Rng } from '../src/index.js';
 import { idxBytes } from './helpers/tiny-data.js';
 import { batches, datasetFromIdx, loadBundledDigits, loadData, loadIdxFolder, parseIdx, type IdxArray } from '../src/train/data.js';
 import { requireOrSkip } from './support/require.js';
+import { capture } from './helpers/cli-io.js';
 
 
 const right = <A>(e: E.Either<Error, A>): A => {
@@ -92,8 +93,9 @@ describe('deq train on damaged idx files', () => {
     const run = async (damage: (dir: string) => void) => {
       const dir = writeIdxFolder(mkdtempSync(join(tmpdir(), 'idx-bad-')));
       damage(dir);
-      const out: string[] = [], err: string[] = [];
-      const code = await runCli(['train', '--data', dir, '--out', mkdtempSync(join(tmpdir(), 'idx-out-'))], { out: (l) => out.push(l), err: (l) => err.push(l), status: () => {}, isTTY: false });
+      const io = capture();
+      const { stdout: out, stderr: err } = io;
+      const code = await runCli(['train', '--data', dir, '--out', mkdtempSync(join(tmpdir(), 'idx-out-'))], io);
       expect(code).toBe(2);
       expect(err).toHaveLength(1);
       expect(out).toEqual([]);

@@ -5,17 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { jit, np, Rng, Tensor, vmap, type Value } from '../src/index.js';
 import { expectGradsOk, relErr } from './helpers/gradcheck.js';
+import { erfSeries } from './helpers/reference.js';
 
-/** erf(x) = 2/√π·exp(−x²)·Σ 2ⁿx²ⁿ⁺¹/(2n+1)!!: every term positive, so double precision holds to a few ulps. */
-function erfSeries(x: number): number {
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 400 && Math.abs(term) > 1e-18 * Math.abs(sum); n++) {
-    term *= (2 * x * x) / (2 * n + 1);
-    sum += term;
-  }
-  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
-}
 
 const erf64 = jit((x: Value) => np.erf(x));
 

@@ -4,19 +4,14 @@ import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/cli.js';
-import type { CliIo } from '../src/cli/io.js';
 import { Tensor } from '../src/index.js';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { SettingError } from '../src/train/errors.js';
 import { trainRun, type TrainConfig } from '../src/train/run.js';
 import { prepareRunDir } from '../src/train/rundir.js';
 import { tinySplit, writeIdxFolder } from './helpers/tiny-data.js';
+import { capture } from './helpers/cli-io.js';
 
-function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), status: () => {}, isTTY: false };
-}
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `deq-${name}-`));
 const data = writeIdxFolder(join(tmp('data'), 'idx'));

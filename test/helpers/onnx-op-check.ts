@@ -175,7 +175,7 @@ export function differentiated(c: OpCase): string[] {
 /** float64 derivatives of output 0 with respect to the differentiable inputs: as graph inputs, then as initializers. */
 export async function checkDerivatives(c: OpCase): Promise<void> {
   const wrt = differentiated(c);
-  expect(wrt.length, `${caseName(c)} has inputs to differentiate`).toBeGreaterThan(0);
+  // callers register this test only for cases with inputs to differentiate
   const inputs = makeInputs(c, 'float64', 11);
   const present = inputs.filter((x) => x !== undefined);
   const byName = new Map(present.map(([n, t]) => [n, t]));

@@ -153,3 +153,14 @@ export function expectClose(actual: Tensor, expected: Tensor, tol = 1e-12): void
   }
   expect(diff / scale).toBeLessThanOrEqual(tol);
 }
+
+/** erf(x) = 2/√π·exp(−x²)·Σ 2ⁿx²ⁿ⁺¹/(2n+1)!!: every term positive, so double precision holds to a few ulps. */
+export function erfSeries(x: number): number {
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 400 && Math.abs(term) > 1e-18 * Math.abs(sum); n++) {
+    term *= (2 * x * x) / (2 * n + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
+}
