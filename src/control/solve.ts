@@ -7,9 +7,9 @@
  * The derivative rules are the primitives' own (never through either expansion): for the solve
  * dX = A⁻¹ (dB − dA X) and the transpose in B is Aᵀ⁻¹; for the inverse d(A⁻¹) = −A⁻¹ dA A⁻¹.
  */
-import { DTypeError, ShapeError, TransformError } from '../core/errors.js';
+import { ShapeError, TransformError } from '../core/errors.js';
 import { definePrimitive, type Primitive, type Target, Undefined, type Value } from '../core/primitive.js';
-import { eye, iota, Tensor } from '../core/tensor.js';
+import { eye, iota, sizeOf, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { foriLoop } from './loop.js';
 import { abs, add, astype, equal, greaterEqual, mul, neg, sub, where, div } from '../ops/elementwise.js';
@@ -17,7 +17,7 @@ import { matmul } from '../ops/linalg.js';
 import { argmax } from '../ops/reduce.js';
 import { batchFirst, broadcastTo, concat, expandDims, mT, reshape, sliceAxis, sum, transpose } from '../ops/shape.js';
 import { take } from '../ops/indexing.js';
-import { dtypeOf, fmtShape, sameDType, shapeOf, shapesEqual } from '../ops/util.js';
+import { dtypeOf, fmtShape, requireFloat, sameDType, shapeOf, shapesEqual } from '../ops/util.js';
 
 /**
  * Gauss–Jordan in one Loop over the pivot index, batch last ([n, n+k, batch]) so that the row and
@@ -88,7 +88,7 @@ function gaussJordan(a: Value, b: Value, pivoting: boolean): Value {
   const n = sa[sa.length - 1]!;
   const k = shapeOf(b)[shapeOf(b).length - 1]!;
   const batch = sa.slice(0, -2);
-  const nb = batch.reduce((x, y) => x * y, 1);
+  const nb = sizeOf(batch);
   const aug0 = concat([reshape(a, [nb, n, n]), reshape(b, [nb, n, k])], 2);
   // small systems (Anderson's bordered matrix) are unrolled: static slices, no inner Loop
   const out = n <= UNROLL_MAX ? eliminateUnrolled(aug0, n, nb, pivoting) : eliminateLoop(aug0, n, pivoting);
@@ -122,15 +122,11 @@ function inverseByElimination(a: Value, pivoting: boolean): Value {
   return gaussJordan(a, broadcastTo(eye(n, dtypeOf(a)), s), pivoting);
 }
 
-const requireFloatDType = (name: string, d: string) => {
-  if (d !== 'float32' && d !== 'float64') throw new DTypeError(`${name}: needs float inputs, got ${d}`);
-};
-
 export const inverseP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolean }>({
   name: 'inverse',
   contrib: true,
   shape: ([a]) => {
-    requireFloatDType('inv', a!.dtype);
+    requireFloat('inv', a!);
     const s = a!.shape;
     if (s.length < 2 || s[s.length - 1] !== s[s.length - 2]) throw new ShapeError(`inv: A ${fmtShape(s)} must be [..., n, n]`);
     return [{ shape: s, dtype: a!.dtype }];
@@ -155,7 +151,7 @@ export const solveP: Primitive<{ spd: boolean }> = definePrimitive<{ spd: boolea
   name: 'solve',
   shape: ([a, b]) => {
     const d = sameDType('solve', [a!, b!]);
-    requireFloatDType('solve', d);
+    requireFloat('solve', a!);
     const sa = a!.shape;
     const sb = b!.shape;
     if (sa.length < 2 || sa[sa.length - 1] !== sa[sa.length - 2] || sb.length !== sa.length || sb[sb.length - 2] !== sa[sa.length - 1] || !shapesEqual(sa.slice(0, -2), sb.slice(0, -2))) {

@@ -7,6 +7,9 @@ export type Shape = readonly number[];
 
 export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
+/** Row-major strides (in elements) of a shape. */
+export const stridesOf = (shape: Shape): number[] => shape.map((_, i) => sizeOf(shape.slice(i + 1)));
+
 /**
  * `allFinite`, remembered per tensor once true (tensors are immutable by convention): what jit
  * checks its inputs with, so a tensor passed again, or checked before, is not read again.

@@ -7,6 +7,7 @@ import { DTypeError, ShapeError, TransformError } from '../core/errors.js';
 import type { Aval } from '../core/ir.js';
 import { definePrimitive, type Primitive, Undefined, type Value } from '../core/primitive.js';
 import { bind1 } from '../core/trace.js';
+import { sizeOf } from '../core/tensor.js';
 import { batchFirst } from './shape.js';
 import { fmtShape, normAxis, shapeOf } from './util.js';
 
@@ -53,7 +54,7 @@ export const scatterAddP: Primitive<{ axis: number; size: number }> = definePrim
     const us = info.inAvals[0]!.shape;
     const is = info.inAvals[1]!.shape;
     const out = info.outAvals[0]!;
-    const k = is.reduce((a, b) => a * b, 1);
+    const k = sizeOf(is);
     const flat = [...us.slice(0, p.axis), k, ...us.slice(p.axis + is.length)];
     const u2 = ctx.op('Reshape', [u!, ctx.ints(flat)]);
     const i1 = ctx.op('Reshape', [i!, ctx.ints(flat.map((_, a) => (a === p.axis ? k : 1)))]);

@@ -15,7 +15,7 @@
 import type { DType } from '../core/dtype.js';
 import { ShapeError } from '../core/errors.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
-import { full, sizeOf, Tensor } from '../core/tensor.js';
+import { full, sizeOf, stridesOf, Tensor } from '../core/tensor.js';
 import { bind1 } from '../core/trace.js';
 import { convNd } from './convnd.js';
 import { add, div, equal, where } from './elementwise.js';
@@ -90,7 +90,7 @@ function padNegInf(x: Value, pads: [number, number][]): Value {
   const ps = s.map((n, i) => n + pads[i]![0] + pads[i]![1]);
   const ms = [1, 1, ...ps.slice(2)];
   const outside = new Tensor('bool', ms);
-  const strides = ms.map((_, i) => ms.slice(i + 1).reduce((a, b) => a * b, 1));
+  const strides = stridesOf(ms);
   for (let f = 0; f < outside.size; f++) {
     const inside = ms.every((_, i) => {
       if (i < 2) return true;
@@ -209,7 +209,7 @@ export function averagePool(x: Value, p: PoolParams, countIncludePad: boolean): 
 function windowCounts(s: readonly number[], p: PoolParams, out: readonly number[], countIncludePad: boolean, dtype: DType): Tensor {
   const d = s.length - 2;
   const counts = new Tensor(dtype, [1, 1, ...out]);
-  const strides = out.map((_, i) => out.slice(i + 1).reduce((a, b) => a * b, 1));
+  const strides = stridesOf(out);
   for (let f = 0; f < counts.size; f++) {
     let c = 1;
     out.forEach((_, i) => {

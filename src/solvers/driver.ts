@@ -172,7 +172,7 @@ export function driverStats(st: DriverState, o: LoopSettings): Required<SolveSta
   return {
     iterations: np.astype(st.k, dt),
     residual: np.max(st.bestAbs),
-    relResidual: np.max(np.div(st.bestAbs, np.add(st.bestImage, EPS))),
+    relResidual: np.max(relOf(st)),
     batchResidual: total,
     batchRelResidual: np.div(total, np.add(np.norm(st.bestImage), EPS)),
     converged: convergedOf(st, o),

@@ -130,6 +130,11 @@ export function solveRecorded(cell: Graph, zShape: number[], solver: Solver, o: 
     let lam = fromOutput(lastLeaves, saved.k).map((c, j) => orZeros(c, lastLeaves[j]!));
     const floatArg = a.map((v) => isFloat(avalOf(v).dtype));
     let dArgs = a.filter((_, j) => floatArg[j]).map((v) => np.zerosLike(v));
+    /** The float args' running cotangents `ds` plus a pullback's `gs` (one per arg); null for the other args. */
+    const accumulate = (ds: Value[], gs: (Value | null)[]): (Value | null)[] => {
+      let k = 0;
+      return a.map((_, j) => (floatArg[j] ? addCts(ds[k++]!, gs[j]!) : null));
+    };
     // the recorded leaves of the state after the step being pulled back
     let next = recordOf(lastLeaves);
     if (o.maxIter > 0) {
@@ -145,13 +150,7 @@ export function solveRecorded(cell: Graph, zShape: number[], solver: Solver, o: 
           const si = stateOf(rec);
           const g = pullback(stepLeaves, [...si, ...a], c.lam, knownOf(c.next));
           const own = fromOutput(si, c.i);
-          let k = 0;
-          const dA = a.flatMap((_, j) => {
-            if (!floatArg[j]) return [];
-            const d = c.dArgs[k++]!;
-            const gj = g[nS + j]!;
-            return [gj ? np.add(d, gj) : d];
-          });
+          const dA = accumulate(c.dArgs, g.slice(nS)).filter((d): d is Value => d !== null);
           return { i: np.sub(c.i, 1), lam: si.map((v, j) => orZeros(addCts(own[j]!, g[j]!), v)), dArgs: dA, next: rec };
         },
         { i: np.sub(saved.k, 1), lam, dArgs, next },
@@ -164,14 +163,7 @@ export function solveRecorded(cell: Graph, zShape: number[], solver: Solver, o: 
     // through init: s₀ = init(z0), whose recorded leaves are those of the first recorded state
     const initLeaves = (zz: Value, ...xs: Value[]) => treeFlatten<Value>(solver.init(mapWith(xs), flat(zz)))[0];
     const g0 = pullback(initLeaves, [saved.z, ...a], lam, knownOf(next));
-    let k = 0;
-    const argCts = a.map((_, j) => {
-      if (!floatArg[j]) return null;
-      const d = dArgs[k++]!;
-      const gj = g0[1 + j]!;
-      return gj ? np.add(d, gj) : d;
-    });
-    return [orZeros(g0[0]!, saved.z), argCts];
+    return [orZeros(g0[0]!, saved.z), accumulate(dArgs, g0.slice(1))];
   };
 
   const solve = customVjp((z: Value, a: Value[]) => plain(z, a), { fwd, bwd });

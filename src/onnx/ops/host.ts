@@ -6,7 +6,7 @@
  */
 import { type DType, isFloat } from '../../core/dtype.js';
 import { ShapeError } from '../../core/errors.js';
-import { Tensor, sizeOf } from '../../core/tensor.js';
+import { Tensor, sizeOf, stridesOf } from '../../core/tensor.js';
 import { broadcastShapes } from '../../ops/util.js';
 
 /** Folding stays small: shape arithmetic needs a few elements, and a model must not make the import allocate without bound. */
@@ -39,7 +39,6 @@ export function hostTensor(dtype: DType, shape: readonly number[], values: Array
   return t;
 }
 
-export const stridesOf = (shape: readonly number[]): number[] => shape.map((_, i) => sizeOf(shape.slice(i + 1)));
 
 /** A tensor of `shape` whose element at each multi-index is `x`'s element at `source(index)` (a flat index). */
 function gatherBy(x: Tensor, shape: readonly number[], source: (index: number[]) => number): Tensor {
