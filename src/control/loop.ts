@@ -8,7 +8,7 @@ import { isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, TraceError, TransformError } from '../core/errors.js';
 import { type Aval, type Graph, avalKey, sameAval } from '../core/ir.js';
 import { definePrimitive, type Value } from '../core/primitive.js';
-import { treeFlatten, treeUnflatten } from '../core/pytree.js';
+import { type TreeDef, treeFlatten, treeUnflatten } from '../core/pytree.js';
 import { bind, evalGraph, Tracer, traceGraph, avalOf } from '../core/trace.js';
 import { Tensor } from '../core/tensor.js';
 import { jvpGraph } from '../transforms/jvp.js';
@@ -117,30 +117,44 @@ export const whileLoopP = definePrimitive<WhileParams>({
 });
 
 /**
- * Run `body` while `cond` holds, starting from `init` (a pytree of values). `cond` returns a bool
- * scalar. `maxTrips` bounds the iterations (0: unbounded). Closed-over traced values are captured.
+ * Trace a loop's cond and body on the state `init` and bind whileLoopP. The body gives the next
+ * state and a pytree it records on every trip (whileLoop records nothing); `name` heads the errors.
  */
-export function whileLoop<S>(condFn: (s: S) => Value, bodyFn: (s: S) => S, init: S, opts: { maxTrips?: number } = {}): S {
+function bindLoop<S>(name: string, condFn: (s: S) => Value, bodyFn: (s: S) => [S, unknown], init: S, params: Pick<WhileParams, 'maxTrips' | 'scanRows'>): { state: S; records: Value[]; recDef: TreeDef } {
   const [leaves, def] = treeFlatten<Value>(init);
   for (const l of leaves) {
-    if (!(l instanceof Tracer) && !(l instanceof Tensor)) throw new TraceError('whileLoop: the loop state must be a pytree of tensors');
+    if (!(l instanceof Tracer) && !(l instanceof Tensor)) throw new TraceError(`${name}: the loop state must be a pytree of tensors`);
   }
   const avals: Aval[] = leaves.map(avalOf);
   const cond = traceGraph((...xs) => {
     const c = condFn(treeUnflatten<S>(def, xs));
     const a = avalOf(c);
-    if (a.dtype !== 'bool' || a.shape.length !== 0) throw new DTypeError(`whileLoop: cond must return a bool scalar, got ${avalKey(a)}`);
+    if (a.dtype !== 'bool' || a.shape.length !== 0) throw new DTypeError(`${name}: cond must return a bool scalar, got ${avalKey(a)}`);
     return [c];
   }, avals);
+  let recDef: TreeDef | undefined;
   const body = traceGraph((...xs) => {
-    const [outs, d2] = treeFlatten<Value>(bodyFn(treeUnflatten<S>(def, xs)));
-    if (outs.length !== leaves.length) throw new ShapeError(`whileLoop: body returned ${outs.length} state leaves, expected ${leaves.length} (${JSON.stringify(d2)})`);
-    return outs;
+    const [next, rec] = bodyFn(treeUnflatten<S>(def, xs));
+    const [outs, d2] = treeFlatten<Value>(next);
+    if (outs.length !== leaves.length) throw new ShapeError(`${name}: body returned ${outs.length} state leaves, expected ${leaves.length} (${JSON.stringify(d2)})`);
+    const [r, rd] = treeFlatten<Value>(rec);
+    recDef = rd;
+    return [...outs, ...r];
   }, avals);
+  const nScan = body.graph.outputs.length - leaves.length;
   const outs = bind(whileLoopP, [...leaves, ...cond.captured, ...body.captured], {
-    cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, maxTrips: opts.maxTrips ?? 0,
+    cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, ...params,
+    ...(nScan > 0 ? { nScan } : {}),
   });
-  return treeUnflatten<S>(def, outs);
+  return { state: treeUnflatten<S>(def, outs.slice(0, leaves.length)), records: outs.slice(leaves.length), recDef: recDef! };
+}
+
+/**
+ * Run `body` while `cond` holds, starting from `init` (a pytree of values). `cond` returns a bool
+ * scalar. `maxTrips` bounds the iterations (0: unbounded). Closed-over traced values are captured.
+ */
+export function whileLoop<S>(condFn: (s: S) => Value, bodyFn: (s: S) => S, init: S, opts: { maxTrips?: number } = {}): S {
+  return bindLoop('whileLoop', condFn, (s) => [bodyFn(s), []], init, { maxTrips: opts.maxTrips ?? 0 }).state;
 }
 
 /**
@@ -154,24 +168,8 @@ export function whileLoop<S>(condFn: (s: S) => Value, bodyFn: (s: S) => S, init:
  */
 export function whileScan<S, R>(condFn: (s: S) => Value, bodyFn: (s: S) => [S, R], init: S, opts: { maxTrips: number; rows?: 'maxTrips' | 'taken' }): { state: S; records: R } {
   if (!(opts.maxTrips > 0)) throw new TraceError('whileScan: maxTrips must be a positive bound (it sizes the records)');
-  const [leaves, def] = treeFlatten<Value>(init);
-  const avals: Aval[] = leaves.map(avalOf);
-  const cond = traceGraph((...xs) => [condFn(treeUnflatten<S>(def, xs))], avals);
-  let recDef: ReturnType<typeof treeFlatten>[1] | undefined;
-  const body = traceGraph((...xs) => {
-    const [next, rec] = bodyFn(treeUnflatten<S>(def, xs));
-    const [outs] = treeFlatten<Value>(next);
-    const [r, rd] = treeFlatten<Value>(rec);
-    recDef = rd;
-    if (outs.length !== leaves.length) throw new ShapeError(`whileScan: body returned ${outs.length} state leaves, expected ${leaves.length}`);
-    return [...outs, ...r];
-  }, avals);
-  const outs = bind(whileLoopP, [...leaves, ...cond.captured, ...body.captured], {
-    cond: cond.graph, body: body.graph, nState: leaves.length, nCondCaps: cond.captured.length, maxTrips: opts.maxTrips,
-    nScan: body.graph.outputs.length - leaves.length,
-    ...(opts.rows === 'taken' ? { scanRows: 'taken' as const } : {}),
-  });
-  return { state: treeUnflatten<S>(def, outs.slice(0, leaves.length)), records: treeUnflatten<R>(recDef!, outs.slice(leaves.length)) };
+  const { state, records, recDef } = bindLoop('whileScan', condFn, bodyFn, init, { maxTrips: opts.maxTrips, ...(opts.rows === 'taken' ? { scanRows: 'taken' as const } : {}) });
+  return { state, records: treeUnflatten<R>(recDef, records) };
 }
 
 /** for i in [0, n): state = body(i, state), with i an int64 scalar. */
