@@ -10,13 +10,13 @@ import { Rng } from '../core/random.js';
 import type { RuntimeOptions } from '../backend/runtime.js';
 import { deqPresets, modelNames, type ModelName, stripUndefined } from '../nn/models.js';
 import { type FixedPointOptions, SOLVE_DEFAULTS, type SolverName } from '../solvers/index.js';
-import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
+import { treeMismatch } from '../train/checkpoint.js';
 import { holdOut, loadData, sizeOfDataset, take } from '../train/data.js';
 import { evalBatchOf, validationSizeOf } from '../train/loop.js';
 import { CheckpointError } from '../train/errors.js';
 import { distribution, inferenceStats, type InferenceStats } from '../train/inference.js';
 import { buildModel } from '../train/model.js';
-import { readRunMeta } from '../train/rundir.js';
+import { loadRun } from '../train/rundir.js';
 import { CHECKPOINT_FILE } from '../train/run.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { flagError } from './errors.js';
@@ -50,10 +50,9 @@ const sci = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v))
 export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   const out = (f.out as string | undefined) ?? 'deq-run';
   const ckPath = join(out, CHECKPOINT_FILE);
-  const ck = loadCheckpoint(ckPath);
-  if (E.isLeft(ck)) { io.err(`deq eval: ${flagError(ck.left)}${ck.left instanceof CheckpointError ? '' : ' (train one with deq train --out DIR, or point --out at its folder)'}`); return 2; }
-  const meta = readRunMeta(ck.right.meta);
-  if (typeof meta === 'string') { io.err(`deq eval: ${flagError(new CheckpointError(ckPath, meta))}`); return 2; }
+  const run = loadRun(ckPath);
+  if (E.isLeft(run)) { io.err(`deq eval: ${flagError(run.left)}${run.left instanceof CheckpointError ? '' : ' (train one with deq train --out DIR, or point --out at its folder)'}`); return 2; }
+  const { checkpoint: ck, ...meta } = run.right;
   const config = meta.config;
   if (config.model === 'cell' || !modelNames.includes(config.model)) { io.err(`deq eval: ${flagError(new CheckpointError(ckPath, `unknown model ${JSON.stringify(config.model)}`))}`); return 2; }
   if (config.deq === false) { io.err(`deq eval: ${ckPath} holds a model with an explicit layer in place of the DEQ: it has no solves to report`); return 2; }
@@ -81,7 +80,7 @@ export async function evalCommand(f: Parsed, io: CliIo): Promise<number> {
   };
   const model = buildModel(config, { channels: c, size: h }, deq);
   const fresh = model.init(new Rng(config.seed));
-  const trees = ck.right.trees as { params?: unknown; state?: unknown };
+  const trees = ck.trees as { params?: unknown; state?: unknown };
   for (const key of ['params', 'state'] as const) {
     const why = treeMismatch(trees[key], fresh[key], key);
     if (why) { io.err(`deq eval: ${flagError(new CheckpointError(ckPath, why))}`); return 2; }

@@ -13,10 +13,9 @@ import { ensureWritableDir } from '../util/outdir.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { existsSync } from 'node:fs';
 import { DeqError } from '../core/errors.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
 import { shortHash } from '../train/cellSource.js';
 import { CheckpointError } from '../train/errors.js';
-import { CHECKPOINT_FILE, readRunMeta } from '../train/rundir.js';
+import { CHECKPOINT_FILE, loadRun } from '../train/rundir.js';
 import { checkCellOut, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
 import { flagError } from './errors.js';
 
@@ -104,10 +103,9 @@ async function exportTrainedCell(f: Parsed, io: CliIo): Promise<number> {
   const run = f.run as string;
   const ckPath = join(run, CHECKPOINT_FILE);
   if (!existsSync(ckPath)) return fail(`no ${CHECKPOINT_FILE} in ${run}; train one with deq train --cell FILE --out ${run} (--run)`);
-  const ck = loadCheckpoint(ckPath);
-  if (E.isLeft(ck)) return fail(flagError(ck.left));
-  const meta = readRunMeta(ck.right.meta);
-  if (typeof meta === 'string') return fail(flagError(new CheckpointError(ckPath, meta)));
+  const loaded = loadRun(ckPath);
+  if (E.isLeft(loaded)) return fail(flagError(loaded.left));
+  const { checkpoint: ck, ...meta } = loaded.right;
   const source = meta.config.cell;
   if (meta.config.model !== 'cell' || !source) return fail(`${ckPath} holds a ${meta.config.model} model, not a cell; --run writes the cells trained by deq train --cell (deq export without --run writes the tutorial cells)`);
   const file = (f.cell as string | undefined) ?? source.file;
@@ -121,7 +119,7 @@ async function exportTrainedCell(f: Parsed, io: CliIo): Promise<number> {
   const out = (f.out as string | undefined) ?? join(run, TRAINED_CELL_FILE);
   const target = checkCellOut(out, file);
   if (E.isLeft(target)) return fail(target.left.replace('--cell-out', '--out'));
-  const params = ck.right.trees.params as { cell?: unknown } | undefined;
+  const params = ck.trees.params as { cell?: unknown } | undefined;
   try {
     io.out(await writeTrainedCell(cell.right, params?.cell, target.right));
   } catch (e) {

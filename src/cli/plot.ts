@@ -11,9 +11,9 @@ import { buildModel } from '../train/model.js';
 import { readCellFile } from './cell.js';
 import type { FixedPointOptions, SolverName } from '../solvers/index.js';
 import { writeAtomic } from '../util/fs.js';
-import { loadCheckpoint, treeMismatch } from '../train/checkpoint.js';
+import { treeMismatch } from '../train/checkpoint.js';
 import { CheckpointError } from '../train/errors.js';
-import { readRunMeta } from '../train/rundir.js';
+import { loadRun } from '../train/rundir.js';
 import { ensureWritableDir, removeStaleTemps } from '../util/outdir.js';
 import { loadData, take } from '../train/data.js';
 import { CHECKPOINT_FILE, type TrainConfig } from '../train/run.js';
@@ -54,12 +54,11 @@ export async function plotCommand(f: Parsed, io: CliIo): Promise<number> {
   let trees: { params?: unknown; state?: unknown } = {};
   let source = 'untrained';
   if (existsSync(ckPath)) {
-    const ck = loadCheckpoint(ckPath);
-    if (E.isLeft(ck)) { io.err(`deq plot: ${flagError(ck.left)}`); return 2; }
-    const meta = readRunMeta(ck.right.meta);
-    if (typeof meta === 'string') { io.err(`deq plot: ${flagError(new CheckpointError(ckPath, meta))}`); return 2; }
+    const run = loadRun(ckPath);
+    if (E.isLeft(run)) { io.err(`deq plot: ${flagError(run.left)}`); return 2; }
+    const meta = run.right;
     config = meta.config;
-    trees = ck.right.trees as typeof trees;
+    trees = meta.checkpoint.trees as typeof trees;
     source = `trained, ${meta.history.length} epochs`;
     if (f.model !== undefined && f.model !== config.model) {
       io.err(`deq plot: ${ckPath} holds a ${config.model} model; drop --model or use another --out`);

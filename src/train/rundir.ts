@@ -103,9 +103,19 @@ export function readRunMeta(meta: Record<string, unknown>): { config: TrainConfi
  * dtypes and shapes, all finite. Anything else is a damaged checkpoint and nothing of it is used.
  */
 export function readRunCheckpoint(path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
+  const run = loadRun(path);
+  return E.isLeft(run) ? run : checkRun(run.right, path, config, fresh);
+}
+
+/** A run's checkpoint with its saved configuration and history checked (a CheckpointError when they do not hold up). */
+export interface LoadedRun { checkpoint: Checkpoint; config: TrainConfig; history: EpochMetrics[] }
+
+export function loadRun(path: string): E.Either<InputError, LoadedRun> {
   const ck = loadCheckpoint(path);
   if (E.isLeft(ck)) return ck;
-  return checkRun(ck.right, path, config, fresh);
+  const meta = readRunMeta(ck.right.meta);
+  if (typeof meta === 'string') return E.left(new CheckpointError(path, meta));
+  return E.right({ checkpoint: ck.right, ...meta });
 }
 
 /** A resume on another cell file (by content), with other z/x inputs, or with or without a cell where the run had the opposite. */
@@ -124,10 +134,8 @@ function cellMismatch(saved: TrainConfig, config: TrainConfig, path: string): Se
   return undefined;
 }
 
-function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
-  const meta = readRunMeta(ck.meta);
-  if (typeof meta === 'string') return E.left(new CheckpointError(path, meta));
-  const saved = meta.config;
+function checkRun(run: LoadedRun, path: string, config: TrainConfig, fresh: RunTrees): E.Either<InputError, SavedRun> {
+  const { checkpoint: ck, config: saved } = run;
   const mismatch = cellMismatch(saved, config, path);
   if (mismatch) return E.left(mismatch);
   if (saved.model !== config.model || saved.optimizer !== config.optimizer) {
@@ -146,5 +154,5 @@ function checkRun(ck: Checkpoint, path: string, config: TrainConfig, fresh: RunT
     const why = treeMismatch(trees[key], fresh[key], key);
     if (why) return E.left(new CheckpointError(path, why));
   }
-  return E.right({ params: trees.params, state: trees.state, optState: trees.optState, config: saved, history: meta.history, meta: ck.meta });
+  return E.right({ params: trees.params, state: trees.state, optState: trees.optState, config: saved, history: run.history, meta: ck.meta });
 }
