@@ -61,15 +61,16 @@ export interface TrainingState {
 }
 
 /** The bundled digits' 8,000 training images less the 1,000 held out for validation. */
-export const TRAIN_SAMPLES = 7000;
+export const TRAIN_SAMPLES = deq.train.BUNDLED_TRAIN_SIZE - deq.train.defaultValidationSize(deq.train.BUNDLED_TRAIN_SIZE);
 
 /** The settings as `npm run train` flags; the run's other settings are the CLI's defaults. */
 export function configOf(s: Settings): TrainConfig {
+  const D = deq.train.TRAIN_DEFAULTS;
   return {
     model: 'mlp',
     // trace: every step also reports its residual after each iteration (the residual plot)
     deq: { solver: s.solver, tol: s.tol, backward: s.backward === 'phantom' ? { phantom: 5 } : s.backward, trace: true },
-    optimizer: 'adam', schedule: 'cosine', lr: 4e-3, clipNorm: 2, augment: 1, weightDecay: 0,
+    optimizer: D.optimizer, schedule: D.schedule, lr: D.lr[D.optimizer], clipNorm: D.clipNorm[D.optimizer], augment: D.augment, weightDecay: 0,
     epochs: s.epochs, batchSize: s.batch, seed: s.seed,
     ...(s.samples < TRAIN_SAMPLES ? { trainLimit: s.samples } : {}),
   };

@@ -12,34 +12,11 @@ import { join } from 'node:path';
 import { cellDeqPreset, type CellInputNames } from '../nn/onnxCell.js';
 import { checkCellOut, describeCell, describeCellModel, readCellFile, TRAINED_CELL_FILE, writeTrainedCell } from './cell.js';
 import type { CellFile } from '../train/cellSource.js';
+import { TRAIN_DEFAULTS } from '../train/settings.js';
 import { type CommandSpec, type Parsed } from './args.js';
 import { flagError } from './errors.js';
 import { epochLine, metricsTable, progressBar } from './format.js';
 import type { CliIo } from './io.js';
-
-/**
- * Defaults chosen on the validation set (1,000 of the 8,000 bundled training digits, held out with a
- * fixed seed; 20 epochs, seed 0 unless said; `deq train --seed S [flag]`, reading the last epoch's
- * Val Error): Adam 2e-3 with cosine annealing, clipping at norm 2 and 1-pixel shifts gave 3.5%
- * (seed 1: 4.0%); Adam 4e-3 2.9% (seed 1: 3.4%), with lower validation loss and about half the
- * evaluation iterations (23 vs 35-50); 8e-3 3.2%; 1e-3 5.1%. Without the shifts the model memorises
- * the digits (0.4% train, 5.5% validation error; 12 epochs: 5.0%); 2-pixel shifts 3.3%; no clipping
- * 3.7%. The tutorial's SGD 0.1 → 0.01 (step schedule, 10 epochs, no shifts) 6.7%. The test set was
- * not looked at to choose any of these. These runs predate the performance work, which changed
- * Anderson's iterates in round-off; with it, seed 0's validation error at the defaults is 3.3%.
- */
-export const TRAIN_DEFAULTS = {
-  model: 'mlp' as ModelName,
-  optimizer: 'adam' as OptimizerName,
-  schedule: 'cosine' as ScheduleName,
-  lr: { sgd: 0.1, adam: 4e-3 },
-  clipNorm: { sgd: undefined, adam: 2 } as Record<OptimizerName, number | undefined>,
-  epochs: 20,
-  batch: 100,
-  augment: 1,
-  seed: 0,
-  out: 'deq-run',
-};
 
 /** Without a terminal, a progress line at most this often. */
 const PLAIN_PROGRESS_MS = 15_000;
