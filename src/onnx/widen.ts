@@ -6,7 +6,7 @@
 import onnxProto from 'onnx-proto';
 import { OnnxError } from '../core/errors.js';
 import { Tensor } from '../core/tensor.js';
-import { decodeModel, tensorFromProto, type GraphProto, type NodeProto, type TensorProto } from './proto.js';
+import { canonicalBytes, decodeModel, tensorFromProto, type GraphProto, type NodeProto, type TensorProto } from './proto.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -19,7 +19,7 @@ const TYPE_ATTRIBUTES = new Set(['to', 'dtype']);
 export function widenToFloat64(bytes: Uint8Array, what = 'model bytes'): Uint8Array {
   const model = decodeModel(bytes, what);
   widenGraph(model.graph as GraphProto, what);
-  return onnx.ModelProto.encode(model).finish();
+  return canonicalBytes(model);
 }
 
 function widenGraph(g: GraphProto, what: string): void {
