@@ -21,6 +21,7 @@ import { nn } from '../src/index.js';
 import { loadBundledDigits, trainEpochs, type TrainConfig } from '../src/train/index.js';
 import type { TrainingState } from '../demo/training.js';
 import { startFolderServer } from '../web/serve.mjs';
+import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: f } = parseArgs({
@@ -55,7 +56,6 @@ const sides = f.sides!.split(',').map((s) => {
   return side;
 });
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const chromiumPath = findChromium();

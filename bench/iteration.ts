@@ -23,6 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { median } from './stats.js';
 
 type Lib = typeof import('../src/index.js');
 
@@ -49,7 +50,6 @@ const clock = flag('clock', 'cpu') === 'wall' ? () => performance.now() : () => 
 };
 const [lo, hi] = [10, 30];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const fmtRange = (xs: number[], d = 1) => `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
 
 async function loadLib(dir: string): Promise<Lib> {

@@ -20,12 +20,11 @@ import { loadBundledDigits, batches } from '../src/train/data.js';
 import { Rng } from '../src/core/random.js';
 
 import { BATCH, EVAL_BATCH, type F32, initParams, type PeerImpl } from './js_peer_common.js';
+import { median, rssMB } from './stats.js';
 
 interface Config { framework: 'tfjs' | 'jax'; threads?: number; steps?: number; warmup?: number; evalBatches?: number; seed?: number }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const rssMB = () => process.resourceUsage().maxRSS / 1024;
 
 async function main(): Promise<void> {
   const c = JSON.parse(process.argv[2] ?? '{}') as Config;

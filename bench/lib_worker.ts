@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ROWS, type Row } from './rows.js';
+import { median, rssMB } from './stats.js';
 
 type Lib = typeof import('../src/index.js');
 
@@ -40,9 +41,7 @@ export interface LibWorkerConfig {
   seed?: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const rssMB = () => process.resourceUsage().maxRSS / 1024;
 const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 async function loadLib(dir: string): Promise<Lib> {

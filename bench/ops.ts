@@ -10,6 +10,7 @@
 import { loadavg } from 'node:os';
 import { allFinite, jit, np, Rng, Tensor, type Value } from '../src/index.js';
 import { allFiniteSimd } from '../src/core/finite.js';
+import { median } from './stats.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {
@@ -23,7 +24,6 @@ const cpu = () => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const fmt = (xs: number[], scale: number) => `${(median(xs) * scale).toFixed(1)} (${(Math.min(...xs) * scale).toFixed(1)}–${(Math.max(...xs) * scale).toFixed(1)})`;
 
 type Candidate = [string, () => Promise<unknown>];

@@ -41,6 +41,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { floorSeconds, type FloorKind, type Rates, stepFlops } from './flops.js';
 import { ROWS, type Row } from './rows.js';
+import { finiteMedian } from './stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = resolve(here, '..');
@@ -131,11 +132,10 @@ function benchOnce(row: Row, side: Side): Outcome {
 }
 
 // ---------- formatting ----------
-const median = (xs: number[]) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN; };
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? (Math.abs(v) >= 1000 ? v.toFixed(0) : Math.abs(v) >= 100 && d > 1 ? v.toFixed(1) : v.toFixed(d)) : '–');
 const mr = (xs: number[], d = 2, unit = '') => {
   const f = xs.filter(Number.isFinite);
-  return f.length ? `${fmt(median(f), d)}${unit} (${fmt(Math.min(...f), d)}–${fmt(Math.max(...f), d)})` : '–';
+  return f.length ? `${fmt(finiteMedian(f), d)}${unit} (${fmt(Math.min(...f), d)}–${fmt(Math.max(...f), d)})` : '–';
 };
 function table(head: string[], rows: string[][], left = 1): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
   out('stopping rule on every side: the largest per-sample relative residual |f(z) − z| / (1e-5 + |f(z)|) below tol (the library\'s); Anderson m 5, λ 1e-4 relative to the largest diagonal entry of GGᵀ (the library\'s) unless marked');
   out('s/1k = median training step time per 1,000 training samples; epoch = 8 × train s/1k + 2 × eval s/1k (the 8,000 / 2,000 split); ratio = other side\'s time / library time, so > 1 means the library is faster; ms/iter = step time / (forward + backward iterations); × floor = step time / FLOP floor');
 
-  const rateCell = median(rates.map((r) => r.mm_cell_gflops)), rateEnc = median(rates.map((r) => r.mm_enc_gflops)), rateConv = median(rates.map((r) => r.conv_gflops));
+  const rateCell = finiteMedian(rates.map((r) => r.mm_cell_gflops)), rateEnc = finiteMedian(rates.map((r) => r.mm_enc_gflops)), rateConv = finiteMedian(rates.map((r) => r.conv_gflops));
   const medRates: Rates = { mm_cell_gflops: rateCell, mm_enc_gflops: rateEnc, conv_gflops: rateConv, threads: opts.threads.mlp, conv_threads: opts.threads.conv };
   out('');
   out(`## FLOP floor rates (onnxruntime-node, sustained, chains of one op per session.run)`);
@@ -347,7 +347,7 @@ async function main(): Promise<void> {
   let target = opts.targetError;
   if (opts.tta.length) {
     const torchFwd = (tta['fwd/torch-relative'] ?? []).filter((o) => o.ok).map((o) => o.data[o.data.length - 1]!.test_error as number);
-    target ??= median(torchFwd);
+    target ??= finiteMedian(torchFwd);
     out('');
     out(`## Time-to-accuracy: each side's recipe (${opts.ttaEpochs} epochs) until the test error is at most ${fmt(100 * target, 2)}% on the bundled 2,000 test digits`);
     out(opts.targetError !== undefined ? '(target given by --target-error)' : `(target: the median final test error of PyTorch's fwd row, the tutorial's first model with its recipe, over ${torchFwd.length} run(s))`);
@@ -386,22 +386,22 @@ async function main(): Promise<void> {
     const l = pick(row, 'library');
     if (!t || !l) continue;
     const need = row === 'newton' ? 1 : 1.5;
-    const med = median(t.ratio);
+    const med = finiteMedian(t.ratio);
     targets.push([`${row}: library throughput ÷ PyTorch's`, `≥ ${need}×`, mr(t.ratio, 2, '×'), med >= need ? 'met' : 'not met']);
     if (row === 'anderson') {
-      const fx = median(l.floorX);
+      const fx = finiteMedian(l.floorX);
       targets.push(['anderson: library training step ÷ FLOP floor', '≤ 2.5×', mr(l.floorX, 1, '×'), fx <= 2.5 ? 'met' : 'not met']);
       for (const js of opts.jsPeers) { const j = pick(row, js); if (j) targets.push([`anderson: library throughput ÷ ${j.side.label}'s`, '(best JS peer)', mr(j.ratio, 2, '×'), '']); }
     }
     if (row === 'conv') {
       const rss = t.rss.map((v, i) => (l.rss[i] ?? NaN) / v);
-      targets.push(['conv: library peak RSS ÷ PyTorch\'s', '≤ 1×', mr(rss, 2, '×'), median(rss) <= 1 ? 'met' : 'not met']);
+      targets.push(['conv: library peak RSS ÷ PyTorch\'s', '≤ 1×', mr(rss, 2, '×'), finiteMedian(rss) <= 1 ? 'met' : 'not met']);
     }
     const b = pick(row, 'baseline');
     if (b) targets.push([`${row}: baseline time ÷ library time (before → after)`, '', mr(b.ratio, 2, '×'), '']);
   }
   const oh = overhead.library;
-  if (oh) targets.push(['overhead with a new input tensor each call', '≤ 1.10×', mr(oh.map((x) => x.fresh), 3, '×'), median(oh.map((x) => x.fresh)) <= 1.1 ? 'met' : 'not met']);
+  if (oh) targets.push(['overhead with a new input tensor each call', '≤ 1.10×', mr(oh.map((x) => x.fresh), 3, '×'), finiteMedian(oh.map((x) => x.fresh)) <= 1.1 ? 'met' : 'not met']);
   out(table(['measure', 'target', 'median (min–max)', ''], targets, 1));
 }
 

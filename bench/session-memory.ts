@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng, type RuntimeOptions } from '../src/index.js';
 import { makeModel, type ModelName } from '../src/nn/index.js';
 import { adam, batches, loadBundledDigits, makeTrainer } from '../src/train/index.js';
+import { median, rssMB } from './stats.js';
 
 const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
@@ -37,8 +38,6 @@ const configs: [string, RuntimeOptions][] = [
   ['pattern on, arena off', { memoryPattern: true, memoryArena: false }],
 ];
 
-const rssMB = () => process.resourceUsage().maxRSS / 1024;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 function setup(name: string, opts: RuntimeOptions) {
   const data = loadBundledDigits();

@@ -10,6 +10,7 @@
  */
 import os from 'node:os';
 import { fixedPoint, fixedPointHost, jit, np, ones, Rng, setRuntimeDefaults, Tensor, zeros, type SolverName, type Value } from '../src/index.js';
+import { median } from './stats.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -23,7 +24,6 @@ const runtime = flag('--runtime') === 'web' ? 'web' : 'node';
 setRuntimeDefaults(runtime === 'web' ? { runtime: 'web', executionProviders: ['wasm'] } : { runtime: 'node', executionProviders: ['cpu'] });
 
 const rng = new Rng(7);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Largest singular value by power iteration on WᵀW. */
 function spectralNorm(w: ArrayLike<number>, n: number): number {

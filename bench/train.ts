@@ -8,9 +8,9 @@
 import { jit, np, Rng, scalar, Tensor, treeFlatten, treeUnflatten, type Value } from '../src/index.js';
 import { makeModel } from '../src/nn/index.js';
 import { adam, batches, loadBundledDigits, makeTrainer, type AdamState } from '../src/train/index.js';
+import { median } from './stats.js';
 
 const steps = Number(process.argv[2] ?? 40);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const ms = (v: number) => `${v.toFixed(2).padStart(8)} ms`;
 const time = async (f: () => Promise<unknown> | unknown) => { const t = performance.now(); await f(); return performance.now() - t; };
 
